@@ -1,0 +1,10 @@
+"""Training: typed configs, optimisers and schedules, checkpoints, objectives and the one loop."""
+
+from simclip.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from simclip.train.config import ConfigError, OptimConfig, TrainConfig
+from simclip.train.loop import TrainingError, train
+from simclip.train.objectives import SimCLRObjective
+from simclip.train.optim import LARS, build_optimizer
+
+__all__ = ["CheckpointError", "ConfigError", "LARS", "OptimConfig", "SimCLRObjective", "TrainConfig",
+           "TrainingError", "build_optimizer", "load_checkpoint", "save_checkpoint", "train"]

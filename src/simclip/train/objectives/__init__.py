@@ -1,0 +1,6 @@
+"""Per-method objectives: ``(model, batch) -> (loss, metrics)``, the only part of training that
+differs between methods."""
+
+from simclip.train.objectives.simclr import SimCLRObjective
+
+__all__ = ["SimCLRObjective"]
