@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import tempfile
 from pathlib import Path
@@ -97,7 +98,8 @@ def load_checkpoint(run_dir: str | Path, step: int | None = None) -> tuple[dict[
             weights = load_file(str(weights_path))
             state = torch.load(state_path, map_location="cpu", weights_only=True)
             return weights, state, s
-        except (OSError, SafetensorError, RuntimeError, EOFError, ValueError) as err:
+        except (OSError, SafetensorError, RuntimeError, EOFError, ValueError,
+                pickle.UnpicklingError) as err:
             errors.append(f"{weights_path.name}: {err}")
     raise CheckpointError(f"no readable checkpoint in {ckpt_dir}: " + "; ".join(errors))
 
