@@ -1,0 +1,65 @@
+"""``CaptionDataset``: images paired with one or more captions each, for CLIP training."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from simclip.data.image_dataset import ImageDataset, check_images, check_labels, square_side
+
+
+@dataclass(kw_only=True)
+class CaptionDataset:
+    """Images with captions (Radford et al., 2021, "Learning Transferable Visual Models From
+    Natural Language Supervision", train on such pairs).
+
+    Attributes:
+        images: uint8 ``[N, C, H, W]`` (C is 1 or 3, H == W).
+        captions: ``captions[i]`` is the non-empty list of captions of image i; a loader picks
+            one per image and epoch.
+        name: the spec string or a short name, for logs.
+        split: ``"train"`` or ``"test"``.
+        labels: optional int64 ``[N]`` class indices, for zero-shot evaluation.
+        classes: class names for ``labels`` (usable in prompts such as "a photo of a {}.").
+    """
+
+    images: Tensor
+    captions: list[list[str]]
+    name: str
+    split: str
+    labels: Tensor | None = None
+    classes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_images(self.images, "images")
+        if not isinstance(self.captions, list) or len(self.captions) != len(self.images):
+            got = len(self.captions) if isinstance(self.captions, list) else type(self.captions)
+            raise ValueError(f"captions must be a list with one entry per image "
+                             f"({len(self.images)}), got {got}")
+        for i, caps in enumerate(self.captions):
+            if not isinstance(caps, list) or not caps or not all(isinstance(c, str) for c in caps):
+                raise ValueError(f"captions[{i}] must be a non-empty list of str, got {caps!r}")
+        self.labels = check_labels(self.labels, len(self.images), self.classes)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (0 when unlabelled)."""
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        """Channels per image: 1 (grayscale) or 3 (RGB)."""
+        return int(self.images.shape[1])
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square images in pixels."""
+        return square_side(self.images)
+
+    def as_image_dataset(self) -> ImageDataset:
+        """The same images and labels without captions (shares the tensors)."""
+        return ImageDataset(images=self.images, labels=self.labels, classes=list(self.classes),
+                            name=self.name, split=self.split)

@@ -1,0 +1,109 @@
+"""Batches from in-memory datasets: seeded permutations that resume exactly and shard by rank.
+
+The order of an epoch is a pure function of ``(seed, epoch)``, so a run restarted from a
+checkpoint at batch ``start`` of epoch ``epoch`` sees exactly the batches an uninterrupted run
+would have seen. ``batch_size`` is per rank, as in DDP: global batch ``k`` is
+``perm[k * G:(k + 1) * G]`` with ``G = batch_size * world_size``, and rank ``r`` takes the slice
+``[r * batch_size:(r + 1) * batch_size]`` of it, so ranks see disjoint images in equal numbers.
+With ``drop_last=False`` the last, short global batch is padded to a multiple of ``world_size``
+by wrapping around to the start of the permutation (as ``torch.utils.data.DistributedSampler``
+pads) and split equally.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from simclip.data.caption_dataset import CaptionDataset
+from simclip.data.image_dataset import ImageDataset
+
+# Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
+_ORDER_STREAM, _CAPTION_STREAM = 0, 1
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool = True, world_size: int = 1) -> int:
+    """Batches per epoch (on every rank) for ``n`` items and a per-rank ``batch_size``."""
+    _check_positive(batch_size=batch_size, world_size=world_size)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    global_batch = batch_size * world_size
+    return n // global_batch if drop_last else math.ceil(n / global_batch)
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
+    """int64 ``[n]``: the order of epoch ``epoch``, a pure function of ``(n, seed, epoch)``."""
+    return torch.from_numpy(_rng(seed, epoch, _ORDER_STREAM).permutation(n))
+
+
+def batch_indices(n: int, batch_size: int, *, shuffle: bool = True, seed: int = 0, epoch: int = 0,
+                  start: int = 0, drop_last: bool = True, rank: int = 0,
+                  world_size: int = 1) -> Iterator[Tensor]:
+    """Yield this rank's int64 index tensors for batches ``start, start + 1, ...`` of an epoch."""
+    steps = steps_per_epoch(n, batch_size, drop_last, world_size)
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an int in 0..world_size-1 ({world_size - 1}), got {rank!r}")
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= steps:
+        raise ValueError(f"start must be an int in 0..{steps} (steps per epoch), got {start!r}")
+    if n and steps == 0:
+        raise ValueError(f"{n} items give no full batch of batch_size * world_size = "
+                         f"{batch_size * world_size}; lower batch_size or pass drop_last=False")
+    order = epoch_permutation(n, seed, epoch) if shuffle else torch.arange(n)
+    return _slices(order, batch_size * world_size, start, steps, rank, world_size)
+
+
+def _slices(order: Tensor, global_batch: int, start: int, steps: int, rank: int,
+            world_size: int) -> Iterator[Tensor]:
+    n = len(order)
+    for step in range(start, steps):
+        chunk = order[step * global_batch:(step + 1) * global_batch]
+        if len(chunk) < global_batch:  # only without drop_last: pad, then share equally
+            pad = -len(chunk) % world_size
+            chunk = torch.cat([chunk, order.repeat(math.ceil(pad / n) + 1)[:pad]])
+        per_rank = len(chunk) // world_size
+        yield chunk[rank * per_rank:(rank + 1) * per_rank]
+
+
+def batches(dataset: ImageDataset | CaptionDataset, batch_size: int, *, shuffle: bool = True,
+            seed: int = 0, epoch: int = 0, start: int = 0, drop_last: bool = True, rank: int = 0,
+            world_size: int = 1) -> Iterator[tuple[Tensor, Tensor | None] | tuple[Tensor, list[str]]]:
+    """Yield this rank's batches of one epoch, from batch ``start`` on (see the module doc).
+
+    For an ``ImageDataset``: ``(images uint8 [B, C, H, W], labels int64 [B] or None)``.
+    For a ``CaptionDataset``: ``(images uint8 [B, C, H, W], captions list[str] of length B)``,
+    one caption per image drawn at random, again a pure function of ``(seed, epoch)``.
+    """
+    if not isinstance(dataset, (ImageDataset, CaptionDataset)):
+        raise TypeError(f"dataset must be an ImageDataset or CaptionDataset, got "
+                        f"{type(dataset).__name__}")
+    indices = batch_indices(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
+                            start=start, drop_last=drop_last, rank=rank, world_size=world_size)
+    if isinstance(dataset, CaptionDataset):
+        choice = caption_choices([len(c) for c in dataset.captions], seed, epoch)
+        return ((dataset.images[idx], [dataset.captions[i][choice[i]] for i in idx.tolist()])
+                for idx in indices)
+    labels = dataset.labels
+    return ((dataset.images[idx], None if labels is None else labels[idx]) for idx in indices)
+
+
+def caption_choices(counts: list[int], seed: int, epoch: int) -> list[int]:
+    """Which caption each image shows in epoch ``epoch``: ``choice[i]`` in ``range(counts[i])``."""
+    uniform = _rng(seed, epoch, _CAPTION_STREAM).random(len(counts))
+    return np.minimum((uniform * np.asarray(counts)).astype(np.int64),
+                      np.asarray(counts) - 1).tolist()
+
+
+def _rng(seed: int, epoch: int, stream: int) -> np.random.Generator:
+    for name, value in (("seed", seed), ("epoch", epoch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return np.random.default_rng([seed, epoch, stream])
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
