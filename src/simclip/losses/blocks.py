@@ -1,0 +1,147 @@
+"""Building blocks of the tiled (blockwise) loss cores.
+
+The tiled cores never hold the whole logit matrix ``L = scale * q @ k.T + col_bias`` of shape
+[N, M]; they walk it in ``block x block`` tiles that live in one reusable buffer. Forward keeps
+per-row (and per-column) log-sum-exp statistics merged tile by tile (the online softmax of
+Milakov & Gimelshein 2018, "Online normalizer calculation for softmax"); backward recomputes
+each tile and turns it into dF/dL in place, then accumulates the two thin products that give the
+gradients with respect to ``q`` and ``k`` (as in FlashAttention, Dao et al. 2022).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+
+def spans(n: int, size: int) -> list[slice]:
+    """Consecutive slices of length ``size`` covering ``range(n)`` (the last one may be shorter)."""
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+class TileBuffer:
+    """One flat scratch allocation reused for every tile, so a tile costs no allocator call.
+
+    Tiles are views of the first ``rows * cols`` elements, hence always contiguous, which keeps
+    the in-place matrix products writing straight into the buffer.
+    """
+
+    def __init__(self, rows: int, cols: int, like: Tensor) -> None:
+        self.flat = torch.empty(rows * cols, dtype=like.dtype, device=like.device)
+
+    def tile(self, rows: int, cols: int) -> Tensor:
+        return self.flat[: rows * cols].view(rows, cols)
+
+
+def tile_logits(
+    qs: Tensor,
+    k: Tensor,
+    col_bias: Tensor | None,
+    rows: slice,
+    cols: slice,
+    out: Tensor,
+    exclude: Tensor | None = None,
+) -> Tensor:
+    """Write ``qs[rows] @ k[cols].T + col_bias[cols]`` into ``out`` and mask excluded entries.
+
+    ``qs`` is ``q`` already multiplied by the scale, so the scale costs O(N d) once instead of a
+    pass over every tile. ``exclude[i]`` is the column index removed from row ``i`` (set to -inf).
+    """
+    if col_bias is None:
+        torch.mm(qs[rows], k[cols].T, out=out)
+    else:
+        torch.addmm(col_bias[cols], qs[rows], k[cols].T, out=out)
+    if exclude is not None:
+        mask_columns(out, exclude[rows], cols.start)
+    return out
+
+
+def mask_columns(tile: Tensor, excluded: Tensor, col_start: int) -> None:
+    """Set ``tile[i, excluded[i] - col_start] = -inf`` where that column lies inside the tile.
+
+    Written with gather/scatter instead of boolean indexing so that it never synchronises an
+    accelerator to learn how many rows are affected.
+    """
+    width = tile.shape[1]
+    local = excluded - col_start
+    inside = (local >= 0) & (local < width)
+    index = local.clamp(0, width - 1).unsqueeze(1)
+    current = tile.gather(1, index)
+    tile.scatter_(1, index, torch.where(inside.unsqueeze(1), float("-inf"), current))
+
+
+def _finite_shift(maxima: Tensor) -> Tensor:
+    """Maxima with -inf replaced by 0, so a fully masked line gives exp(-inf) = 0, not NaN."""
+    return maxima.masked_fill(maxima == float("-inf"), 0.0)
+
+
+class RunningLogSumExp:
+    """Per-index log-sum-exp accumulated over tiles: a running maximum and a sum relative to it."""
+
+    def __init__(self, n: int, like: Tensor) -> None:
+        self.max = torch.full((n,), float("-inf"), dtype=like.dtype, device=like.device)
+        self.sum = torch.zeros(n, dtype=like.dtype, device=like.device)
+
+    def add(self, span: slice, tile: Tensor, dim: int, scratch: Tensor | None = None) -> None:
+        """Merge the log-sum-exp of ``tile`` along ``dim`` into indices ``span``.
+
+        With ``scratch=None`` the tile is overwritten (exponentiated in place); pass a scratch tile
+        of the same shape when the logits are still needed afterwards.
+        """
+        tile_max = tile.amax(dim)
+        shift = _finite_shift(tile_max)
+        broadcast = shift.unsqueeze(dim)
+        shifted = tile.sub_(broadcast) if scratch is None else torch.sub(tile, broadcast, out=scratch)
+        tile_sum = shifted.exp_().sum(dim)
+        old_max = self.max[span]
+        new_max = torch.maximum(old_max, tile_max)
+        ref = _finite_shift(new_max)
+        self.sum[span] = self.sum[span] * (old_max - ref).exp() + tile_sum * (shift - ref).exp()
+        self.max[span] = new_max
+
+    def result(self) -> Tensor:
+        return self.max + self.sum.log()
+
+
+# A callback (tile of logits, row span, column span, scratch tile) -> dF/dL for that tile, computed
+# in place in the logits tile; F is the scalar being differentiated.
+TileGradient = Callable[[Tensor, slice, slice, Tensor], Tensor]
+
+
+def product_gradients(
+    q: Tensor,
+    k: Tensor,
+    scale: Tensor,
+    col_bias: Tensor | None,
+    exclude: Tensor | None,
+    block_size: int,
+    tile_gradient: TileGradient,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """Gradients of a scalar F(L), L = scale * q @ k.T + col_bias, recomputing L tile by tile.
+
+    With G = dF/dL: dq = scale * G @ k, dk = scale * G.T @ q, dscale = sum(G * (q @ k.T)),
+    dcol_bias = G.sum(0). dscale is read off the accumulated ``G @ k`` as sum_i q_i . (G k)_i, so
+    no extra pass over the tiles is needed.
+
+    Returns:
+        (dq [N, d], dk [M, d], dscale [], dcol_bias [M] or None).
+    """
+    qs = q * scale
+    gk = torch.zeros_like(q)
+    dk = torch.zeros_like(k)
+    dbias = None if col_bias is None else torch.zeros_like(col_bias)
+    main = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
+    scratch = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
+    for rows in spans(q.shape[0], block_size):
+        for cols in spans(k.shape[0], block_size):
+            shape = (rows.stop - rows.start, cols.stop - cols.start)
+            tile = tile_logits(qs, k, col_bias, rows, cols, main.tile(*shape), exclude)
+            grad = tile_gradient(tile, rows, cols, scratch.tile(*shape))
+            gk[rows].addmm_(grad, k[cols])
+            dk[cols].addmm_(grad.T, qs[rows])
+            if dbias is not None:
+                dbias[cols] += grad.sum(0)
+    dscale = (q * gk).sum()
+    return gk.mul_(scale), dk, dscale, dbias

@@ -1,0 +1,75 @@
+"""Tiled row log-sum-exp of a symmetric Gram matrix with its diagonal removed (the NT-Xent core).
+
+For NT-Xent all anchors are also all candidates: L = scale * z @ z.T is symmetric, so only the
+tiles on and above the diagonal are computed. An off-diagonal tile (a, b) serves twice: its rows
+update the statistics of block a and its columns those of block b. This halves the matrix-product
+work of both passes compared with treating z and z.T as unrelated matrices.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from simclip.losses.blocks import RunningLogSumExp, TileBuffer, spans, tile_logits
+
+
+def _upper_tiles(n: int, block_size: int) -> list[tuple[slice, slice]]:
+    blocks = spans(n, block_size)
+    return [(a, b) for i, a in enumerate(blocks) for b in blocks[i:]]
+
+
+def _forward_statistics(z: Tensor, scale: Tensor, block_size: int) -> Tensor:
+    zs = z * scale
+    stats = RunningLogSumExp(z.shape[0], z)
+    side = min(block_size, z.shape[0])
+    main, scratch = TileBuffer(side, side, z), TileBuffer(side, side, z)
+    for rows, cols in _upper_tiles(z.shape[0], block_size):
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        tile = tile_logits(zs, z, None, rows, cols, main.tile(*shape))
+        if rows == cols:
+            tile.fill_diagonal_(float("-inf"))
+        else:
+            stats.add(cols, tile, dim=0, scratch=scratch.tile(*shape))
+        stats.add(rows, tile, dim=1)
+    return stats.result()
+
+
+class TiledSymmetricLogSumExp(torch.autograd.Function):
+    """row_lse [N] of L = scale * z @ z.T with L[i, i] removed.
+
+    With G = g[:, None] * softmax_rows(L), dz = scale * (G + G.T) @ z and
+    dscale = sum(G * z @ z.T) = 0.5 * sum(z * (G + G.T) @ z). For tile (a, b) above the diagonal,
+    (G + G.T)[a, b] = g_a exp(L_ab - lse_a) + g_b exp(L_ab - lse_b) (L is symmetric), which feeds
+    both dz[a] (times z[b]) and dz[b] (its transpose times z[a]).
+    """
+
+    @staticmethod
+    def forward(ctx, z, scale, block_size: int):  # type: ignore[override]
+        lse = _forward_statistics(z, scale, block_size)
+        ctx.save_for_backward(z, scale, lse)
+        ctx.block_size = block_size
+        return lse
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):  # type: ignore[override]
+        z, scale, lse = ctx.saved_tensors
+        zs = z * scale
+        sym_grad_z = torch.zeros_like(z)  # (G + G.T) @ z, the scale applied at the end
+        side = min(ctx.block_size, z.shape[0])
+        main, scratch = TileBuffer(side, side, z), TileBuffer(side, side, z)
+        for rows, cols in _upper_tiles(z.shape[0], ctx.block_size):
+            shape = (rows.stop - rows.start, cols.stop - cols.start)
+            tile = tile_logits(zs, z, None, rows, cols, main.tile(*shape))
+            if rows == cols:
+                tile.fill_diagonal_(float("-inf"))
+            by_rows = torch.sub(tile, lse[rows].unsqueeze(1), out=scratch.tile(*shape)).exp_()
+            by_rows.mul_(grad[rows].unsqueeze(1))
+            sym = tile.sub_(lse[cols].unsqueeze(0)).exp_().mul_(grad[cols].unsqueeze(0)).add_(by_rows)
+            sym_grad_z[rows].addmm_(sym, z[cols])
+            if rows != cols:
+                sym_grad_z[cols].addmm_(sym.T, z[rows])
+        dscale = 0.5 * (z * sym_grad_z).sum()
+        return sym_grad_z.mul_(scale), dscale, None
