@@ -1,6 +1,7 @@
 """``load_dataset``: any dataset spec string (see ``spec.py``) to an in-memory ``ImageDataset``."""
 from __future__ import annotations
 
+from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.caption_files import load_caption_file
 from simclip.data.cifar import load_cifar
 from simclip.data.digits import load_digits
@@ -56,7 +57,7 @@ def channels_option(parsed: DatasetSpec) -> int:
     return int(parsed.choice_option("channels", ("1", "3"), "3"))
 
 
-def load_shapes_spec(parsed: DatasetSpec, split: str, size: int | None):
+def load_shapes_spec(parsed: DatasetSpec, split: str, size: int | None) -> CaptionDataset:
     """``shapes?n=..&seed=..&label=..`` as a ``CaptionDataset``."""
     return load_shapes(split, size, n=parsed.int_option("n", None),
                        seed=parsed.int_option("seed", 0, minimum=0),
