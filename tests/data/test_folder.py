@@ -29,8 +29,13 @@ def write_modes(folder):
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
     solid("L", (16, 16), 77).save(folder / "gray.jpg", quality=95)
     solid("1", (16, 16), 1).save(folder / "bilevel.png")
+    keyed = Image.new("P", (16, 16), 0)
+    keyed.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    keyed.paste(1, (0, 0, 16, 8))  # top half index 1 (red), bottom half index 0 (transparent)
+    keyed.save(folder / "palette_alpha.png", transparency=0)
     return {"rgb.png": RED, "cmyk.jpg": RED, "palette.png": BLUE, "gray16.png": (128, 128, 128),
-            "rgba.png": GREEN, "gray.jpg": (77, 77, 77), "bilevel.png": (255, 255, 255)}
+            "rgba.png": GREEN, "gray.jpg": (77, 77, 77), "bilevel.png": (255, 255, 255),
+            "palette_alpha.png": RED}
 
 
 def write_bad(folder):
@@ -52,6 +57,7 @@ def test_every_colour_mode_decodes_right(tmp_path):
         assert np.abs(pixels[5, 3].astype(int) - colour).max() <= 3, name
     # Transparent pixels become white, not the black stored under them.
     assert tuple(decode_image(tmp_path / "modes" / "rgba.png")[5, 12]) == (255, 255, 255)
+    assert tuple(decode_image(tmp_path / "modes" / "palette_alpha.png")[12, 5]) == (255, 255, 255)
     gray = decode_image(tmp_path / "modes" / "rgb.png", channels=1)
     assert gray.shape == (16, 16, 1) and int(gray[0, 0, 0]) == 76  # ITU-R 601 luma of red
 
@@ -61,12 +67,12 @@ def test_labelled_folder_with_modes_and_bad_files(tmp_path):
     bad = write_bad(tmp_path / "dogs")
     solid("RGB", (16, 16), GREEN).save(tmp_path / "dogs" / "green.png")
     (tmp_path / "dogs" / ".DS_Store").write_bytes(b"\0\1")  # hidden: ignored, not bad
-    with pytest.warns(UserWarning, match=r"skipped 3 of 11 files") as record:
+    with pytest.warns(UserWarning, match=r"skipped 3 of 12 files") as record:
         data = load_dataset(f"folder:{tmp_path}")
     assert "empty.png: not a decodable image (empty file)" in str(record[0].message)
     assert data.classes == ["cats", "dogs"] and len(data) == len(expected) + 1
-    assert data.images.shape == (8, 3, 16, 16)  # all files share 16x16, so it is kept
-    assert data.labels.tolist() == [0] * 7 + [1]
+    assert data.images.shape == (9, 3, 16, 16)  # all files share 16x16, so it is kept
+    assert data.labels.tolist() == [0] * 8 + [1]
     assert sorted(p.rsplit("/", 1)[1] for p in data.bad_files) == bad
     order = sorted(expected)  # files are read in sorted order
     for i, name in enumerate(order):

@@ -6,6 +6,7 @@ and a meta file with the class names.
 """
 from __future__ import annotations
 
+import _codecs
 import io
 import pickle
 from pathlib import Path
@@ -44,7 +45,7 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.numeric", "_frombuffer"): _frombuffer,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): __import__("_codecs").encode,
+    ("_codecs", "encode"): _codecs.encode,
 }
 
 
