@@ -1,0 +1,49 @@
+"""``simclip`` command line: ``main(argv) -> exit code``. Each sub-command lives in its own module
+with ``register(subparsers)``; user mistakes end in one clear line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from simclip import __version__
+from simclip.cli import augment, demo, evaluate, simclr
+from simclip.cli.errors import USER_ERRORS, format_error
+
+COMMANDS = (simclr, evaluate, augment, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simclip",
+        description="Contrastive representation learning: train SimCLR and CLIP, evaluate with "
+                    "linear probes, kNN, zero-shot and retrieval.",
+        epilog="Datasets are named by a spec string: digits | mnist:PATH | cifar10:PATH | "
+               "cifar100:PATH | folder:PATH | shapes. Run 'simclip COMMAND --help' for details.")
+    parser.add_argument("--version", action="version", version=f"simclip {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("simclip: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        print(f"simclip: error: {format_error(err)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from simclip.cli import main
+
+sys.exit(main())

@@ -1,0 +1,110 @@
+"""SimCLR runs: data -> augmentation policy -> SimCLR model -> NT-Xent objective -> the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simclip.augment import create_policy
+from simclip.data import load_dataset
+from simclip.eval import evaluate_classification
+from simclip.models import SimCLRModel, SimCLRModelConfig
+from simclip.train import SimCLRObjective, TrainConfig, train
+from simclip.train.checkpoint import load_checkpoint, load_weights_into
+from simclip.train.config import ConfigError
+
+# Keys of TrainConfig.objective understood by SimCLR, with their defaults.
+OBJECTIVE_DEFAULTS: dict[str, Any] = {"temperature": 0.5, "n_views": 2, "policy": None,
+                                      "policy_options": {}}
+
+
+def simclr_config(**overrides: Any) -> TrainConfig:
+    """A TrainConfig with SimCLR defaults (LARS, lr 0.3 x batch/256, T=0.5, 10% warm-up)."""
+    cfg = TrainConfig(method="simclr")
+    for key, value in overrides.items():
+        if not hasattr(cfg, key):
+            raise ConfigError(f"unknown config field {key!r}")
+        setattr(cfg, key, value)
+    return cfg
+
+
+def default_policy(channels: int, size: int) -> str:
+    """``simclr-gray`` for one channel, ``simclr-cifar`` for small colour images, else ``simclr``."""
+    if channels == 1:
+        return "simclr-gray"
+    return "simclr-cifar" if size <= 64 else "simclr"
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images ``[N, C, H, W]`` in [0, 1] units (a sample of 10k)."""
+    sample = images[: 10_000].float().div_(255)
+    mean = sample.mean(dim=(0, 2, 3))
+    std = sample.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return tuple(round(float(m), 4) for m in mean), tuple(round(float(s), 4) for s in std)
+
+
+def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjective]:
+    """The model and objective for ``cfg``; fills the resolved model/objective settings into ``cfg``
+    so that ``config.json`` describes the run completely."""
+    unknown = set(cfg.objective) - set(OBJECTIVE_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown objective option(s) for simclr: {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(OBJECTIVE_DEFAULTS)}")
+    obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
+    size = dataset.image_size
+    obj["policy"] = obj["policy"] or default_policy(dataset.channels, size)
+    model_cfg = dict(cfg.model)
+    model_cfg.setdefault("in_channels", dataset.channels)
+    if "mean" not in model_cfg:
+        model_cfg["mean"], model_cfg["std"] = channel_stats(dataset.images)
+    try:
+        mcfg = SimCLRModelConfig(**model_cfg)
+    except TypeError as err:
+        raise ConfigError(f"bad model option: {err}") from None
+    cfg.model, cfg.objective = _plain(mcfg.__dict__), obj
+    model = SimCLRModel(mcfg)
+    policy = create_policy(obj["policy"], size=size, channels=dataset.channels, **obj["policy_options"])
+    objective = SimCLRObjective(policy, temperature=obj["temperature"], n_views=obj["n_views"],
+                                seed=cfg.seed, channels_last=cfg.channels_last)
+    return model, objective
+
+
+def run_simclr(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train SimCLR as ``cfg`` says (continuing ``cfg.out`` when ``resume``); returns final metrics,
+    including the configured evaluation protocols on the dataset's test split."""
+    cfg.validate()
+    dataset = load_dataset(cfg.data, split="train")
+    model, objective = build_simclr(cfg, dataset)
+    evaluate = None
+    if cfg.eval_protocols:
+        test = load_dataset(cfg.data, split="test")
+
+        def evaluate(m: SimCLRModel) -> dict[str, float]:
+            return evaluate_classification(m.encode_image, dataset, test, protocols=cfg.eval_protocols,
+                                           device=cfg.device)
+    return train(cfg, model, objective, dataset, evaluate=evaluate, resume=resume)
+
+
+def load_simclr_run(run_dir: str | Path, device: str = "cpu",
+                    random_init: bool = False) -> tuple[SimCLRModel, TrainConfig]:
+    """The trained model of a run (newest checkpoint) and its config. ``random_init`` gives the same
+    architecture at its seeded random initialisation instead (the baseline a probe is compared to)."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} not found: is {run_dir} a simclip run folder?")
+    cfg = TrainConfig.load(cfg_path)
+    if cfg.method != "simclr":
+        raise ConfigError(f"{run_dir} is a {cfg.method!r} run, not simclr")
+    torch.manual_seed(cfg.seed)
+    model = SimCLRModel(SimCLRModelConfig(**cfg.model))
+    if not random_init:
+        weights, _, step = load_checkpoint(run_dir)
+        load_weights_into(model, weights, f"checkpoint step {step} of {run_dir}")
+    return model.to(device).eval(), cfg
+
+
+def _plain(d: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

@@ -1,0 +1,86 @@
+"""SimCLR through the command line, on the built-in digits: training, resume, evaluation, errors."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from simclip.cli import main
+from simclip.train.checkpoint import list_checkpoints
+
+TRAIN = ["simclr", "train", "--data", "digits", "--encoder", "small-cnn", "--batch-size", "64",
+         "--precision", "fp32", "--no-progress", "--seed", "3"]
+
+
+def _final_weights(run):
+    step = list_checkpoints(run)[-1]
+    return step, load_file(str(run / "checkpoints" / f"step-{step:08d}.safetensors"))
+
+
+def test_twenty_steps_write_a_complete_run(tmp_path, capsys):
+    run = tmp_path / "a"
+    # digits train split: 1,437 images -> 22 batches of 64 per epoch; one epoch >= 20 steps
+    assert main(TRAIN + ["--epochs", "1", "--out", str(run), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["steps"] == 22 and result["skipped_steps"] == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["encoder"] == "small-cnn" and cfg["objective"]["policy"] == "simclr-gray"
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows and all(r["loss"] > 0 for r in rows)
+    assert (run / "curves.png").stat().st_size > 1000
+    assert list((run / "tensorboard").glob("events.*"))
+    assert list_checkpoints(run)[-1] == 22
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    args = TRAIN + ["--epochs", "2", "--checkpoint-every", "7", "--keep-checkpoints", "20"]
+    assert main(args + ["--out", str(full)]) == 0
+    # The same run, stopped after step 14: keep only its checkpoints up to there.
+    shutil.copytree(full, part)
+    cfg = json.loads((part / "config.json").read_text())
+    cfg["out"] = str(part)
+    (part / "config.json").write_text(json.dumps(cfg))
+    for step in list_checkpoints(part):
+        if step > 14:
+            for f in (part / "checkpoints").glob(f"step-{step:08d}.*"):
+                f.unlink()
+    assert list_checkpoints(part)[-1] == 14
+    assert main(["simclr", "train", "--resume", str(part), "--no-progress"]) == 0
+    step_full, w_full = _final_weights(full)
+    step_part, w_part = _final_weights(part)
+    assert step_full == step_part == 44
+    for key in w_full:
+        torch.testing.assert_close(w_part[key], w_full[key], rtol=0, atol=0, msg=key)
+
+
+def test_eval_prints_table_and_json(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(TRAIN + ["--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--protocol", "knn", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 10.0 < metrics["knn_top1"] <= 100.0 and metrics["knn_top5"] >= metrics["knn_top1"]
+    assert main(["eval", "--run", str(run), "--protocol", "linear,knn"]) == 0
+    table = capsys.readouterr().out
+    assert "linear_top1" in table and "knn_top1" in table
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["simclr", "train", "--data", "nosuch:xyz", "--epochs", "1"], "nosuch:xyz"),
+    (["simclr", "train", "--data", "mnist:/does/not/exist"], "/does/not/exist"),
+    (["simclr", "train", "--encoder", "resnet9"], "resnet9"),
+    (["simclr", "train", "--batch-size", "1"], "batch_size"),
+    (["simclr", "train", "--temperature", "-1"], "temperature"),
+    (["eval", "--run", "/no/such/run"], "/no/such/run"),
+    (["eval", "--run", ".", "--protocol", "svm"], "svm"),
+    (["simclr", "train", "--resume", "/no/run"], "/no/run"),
+])
+def test_bad_input_is_one_clear_line(argv, needle, tmp_path, capsys):
+    argv = argv + (["--out", str(tmp_path / "x"), "--no-progress"] if argv[0] == "simclr" and "--resume" not in argv else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert err.startswith("simclip: error:")
