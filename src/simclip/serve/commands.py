@@ -1,0 +1,111 @@
+"""``simclip index build|add|info`` and ``simclip serve``: argument parsing over the serve API.
+
+``register(subparsers)`` adds both commands; each handler takes the parsed ``argparse.Namespace``
+and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from simclip.serve.app import serve
+from simclip.serve.embedder import ClipEmbedder, load_embedder
+from simclip.serve.index import add_to_index, build_index, index_info
+from simclip.serve.vector_index import KINDS
+
+
+def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
+    group = p.add_mutually_exclusive_group(required=required)
+    group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
+    group.add_argument("--run", metavar="RUN", help="a CLIP training run folder (its final checkpoint)")
+    group.add_argument("--model", metavar="NAME",
+                       help="an architecture name, randomly initialised (seed 0): for smoke tests only")
+    p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
+    p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
+
+
+def embedder_from_args(args: argparse.Namespace) -> ClipEmbedder:
+    """The embedder named by ``--checkpoint``/``--run``/``--model``; with none, the one recorded in
+    ``args.index`` (its checkpoint file, or its architecture name at seed 0)."""
+    if args.checkpoint or args.run or args.model:
+        return load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
+                             device=args.device)
+    identity = index_info(args.index)["identity"]
+    if identity.get("checkpoint"):
+        return load_embedder(identity["checkpoint"], tokenizer=args.tokenizer, device=args.device)
+    return load_embedder(model=identity["model"], tokenizer=args.tokenizer, device=args.device)
+
+
+def cli_index_build(args: argparse.Namespace) -> int:
+    embedder = load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
+                             device=args.device)
+    info = build_index(embedder, args.images, args.out, batch_size=args.batch_size,
+                       progress=not args.no_progress, kind=args.kind, overwrite=args.overwrite)
+    print(f"indexed {info['count']} images ({info['unreadable']} unreadable skipped) -> {args.out} "
+          f"[{info['vector_index']['kind']} search]")
+    return 0
+
+
+def cli_index_add(args: argparse.Namespace) -> int:
+    report = add_to_index(args.index, embedder_from_args(args), args.paths, batch_size=args.batch_size,
+                          progress=not args.no_progress)
+    print(f"added {report['added']} images ({report['already_indexed']} already indexed, "
+          f"{report['unreadable']} unreadable); the index now holds {report['count']}")
+    return 0
+
+
+def cli_index_info(args: argparse.Namespace) -> int:
+    print(json.dumps(index_info(args.index), indent=2))
+    return 0
+
+
+def cli_serve(args: argparse.Namespace) -> int:
+    if args.max_upload_mb <= 0:
+        raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    if not Path(args.index).is_dir():
+        raise FileNotFoundError(f"index folder {args.index!r} does not exist")
+    serve(args.index, embedder_from_args(args), host=args.host, port=args.port,
+          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_concurrency=args.max_concurrency,
+          request_timeout_s=args.timeout)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``index`` (with ``build``, ``add``, ``info``) and ``serve`` to a sub-command parser."""
+    index = sub.add_parser("index", help="build, extend or describe an image search index")
+    actions = index.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+
+    build = actions.add_parser("build", help="embed every image under a folder into a new index")
+    build.add_argument("--images", required=True, metavar="DIR", help="folder of images (recursive)")
+    build.add_argument("--out", required=True, metavar="INDEX", help="folder to write the index to")
+    _add_model_args(build, required=True)
+    build.add_argument("--kind", choices=KINDS, default="auto",
+                       help="search structure: auto = exact up to 20,000 images, IVF above")
+    build.add_argument("--overwrite", action="store_true", help="replace an index already in --out")
+    build.set_defaults(func=cli_index_build)
+
+    add = actions.add_parser("add", help="add new images (inside the index's image folder) to an index")
+    add.add_argument("--index", required=True, metavar="INDEX")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders to add")
+    _add_model_args(add, required=False)
+    add.set_defaults(func=cli_index_add)
+
+    for p in (build, add):
+        p.add_argument("--batch-size", type=int, default=64)
+        p.add_argument("--no-progress", action="store_true")
+
+    info = actions.add_parser("info", help="print what an index holds, as JSON")
+    info.add_argument("--index", required=True, metavar="INDEX")
+    info.set_defaults(func=cli_index_info)
+
+    srv = sub.add_parser("serve", help="web page and JSON API for searching an index")
+    srv.add_argument("--index", required=True, metavar="INDEX")
+    _add_model_args(srv, required=False)
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--max-upload-mb", type=float, default=10.0)
+    srv.add_argument("--max-concurrency", type=int, default=4, help="model calls running at once")
+    srv.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per request")
+    srv.set_defaults(func=cli_serve)
