@@ -1,0 +1,186 @@
+"""Geometric augmentations: random resized crop, horizontal flip, rotation by multiples of 90.
+
+SimCLR (Chen et al. 2020, "A Simple Framework for Contrastive Learning of Visual
+Representations", Sec. 3 and Appendix A) crops a random region of random area and aspect ratio,
+resizes it to the output size and flips it horizontally with probability 0.5. Rotation is one of
+the operators of its Figure 4 ablation, not of the training policy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from simclip.augment.base import RandomOp
+from simclip.augment.batch import check_size
+from simclip.augment.sampling import check_range, randint_inclusive, uniform
+
+
+def sample_crop_boxes(
+    batch: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    generator: torch.Generator | None,
+    attempts: int = 10,
+) -> Tensor:
+    """Draw one crop box per sample, as torchvision's ``RandomResizedCrop`` does for one image.
+
+    Each sample tries ``attempts`` (area fraction ~ U(scale), log aspect ~ U(log ratio)) pairs
+    and keeps the first whose rounded box fits; a sample with no fitting try gets the central
+    crop of the image with its aspect clamped into ``ratio``. The offset is uniform over the
+    positions where the box fits.
+
+    Returns:
+        ``int64`` ``Tensor[batch, 4]`` of ``(top, left, height, width)`` on the CPU.
+    """
+    area = float(height * width)
+    target = uniform((batch, attempts), scale[0], scale[1], generator).double() * area
+    aspect = uniform((batch, attempts), math.log(ratio[0]), math.log(ratio[1]), generator).double().exp()
+    w = torch.round(torch.sqrt(target * aspect))
+    h = torch.round(torch.sqrt(target / aspect))
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = fits.to(torch.uint8).argmax(dim=1, keepdim=True)
+    w, h = w.gather(1, first).squeeze(1), h.gather(1, first).squeeze(1)
+
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        fw, fh = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        fw, fh = int(round(height * ratio[1])), height
+    else:
+        fw, fh = width, height
+    found = fits.any(dim=1)
+    w = torch.where(found, w, float(fw)).to(torch.int64)
+    h = torch.where(found, h, float(fh)).to(torch.int64)
+    top = randint_inclusive(height - h, generator)
+    left = randint_inclusive(width - w, generator)
+    top = torch.where(found, top, (height - fh) // 2)
+    left = torch.where(found, left, (width - fw) // 2)
+    return torch.stack([top, left, h, w], dim=1)
+
+
+def _pixel_centres(n: int, device: torch.device) -> Tensor:
+    """Centres of ``n`` pixels in normalised ``[-1, 1]`` coordinates (``align_corners=False``)."""
+    return (torch.arange(n, device=device, dtype=torch.float32) * 2 + 1) / n - 1
+
+
+def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor:
+    """Crop a different box from each sample and resize it bilinearly, in one ``grid_sample``.
+
+    Output pixel centres are mapped onto the box with ``align_corners=False`` semantics, so a box
+    covering the whole image at the input size reproduces the input exactly. Samples falling
+    just outside a box read the neighbouring image pixels (border-clamped at the image edge).
+    Downscaling is not antialiased.
+
+    Args:
+        x: ``float32`` ``Tensor[B, C, H, W]``.
+        boxes: ``Tensor[B, 4]`` of ``(top, left, height, width)`` in pixels.
+        size: output ``(height, width)``.
+
+    Returns:
+        ``Tensor[B, C, size[0], size[1]]``.
+    """
+    b, _, height, width = x.shape
+    top, left, h, w = boxes.to(device=x.device, dtype=torch.float32).unbind(1)
+    # The map is a per-sample scale and shift along each axis, so the grid is an outer sum of
+    # two 1-D coordinate sets; F.affine_grid would spend a batched matmul on it.
+    centres_y = _pixel_centres(size[0], x.device)
+    centres_x = _pixel_centres(size[1], x.device)
+    grid_y = torch.addcmul(((2 * top + h) / height - 1).unsqueeze(1), (h / height).unsqueeze(1), centres_y)
+    grid_x = torch.addcmul(((2 * left + w) / width - 1).unsqueeze(1), (w / width).unsqueeze(1), centres_x)
+    grid = torch.stack(
+        [grid_x.unsqueeze(1).expand(b, size[0], size[1]), grid_y.unsqueeze(2).expand(b, size[0], size[1])],
+        dim=3,
+    )
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class RandomResizedCrop(RandomOp):
+    """Crop a random box per sample (area fraction in ``scale``, aspect in ``ratio``) and resize.
+
+    Defaults are SimCLR's ImageNet values (Inception-style crop: scale ``(0.08, 1)``, ratio
+    ``(3/4, 4/3)``). Always applied; changes the spatial size to ``size``.
+    """
+
+    def __init__(
+        self,
+        size: int | tuple[int, int],
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    ) -> None:
+        super().__init__(p=1.0)
+        self.size = check_size(size)
+        self.scale = check_range(scale, "scale", low=0.0)
+        if self.scale[1] <= 0.0:
+            raise ValueError(f"scale must have a positive max, got {scale!r}")
+        self.ratio = check_range(ratio, "ratio", low=0.0)
+        if self.ratio[0] <= 0.0:
+            raise ValueError(f"ratio must be positive, got {ratio!r}")
+
+    def sample(self, shape: torch.Size, generator: torch.Generator | None) -> dict[str, Tensor]:
+        boxes = sample_crop_boxes(shape[0], shape[2], shape[3], self.scale, self.ratio, generator)
+        return {"boxes": boxes}
+
+    def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return resized_crop(x, params["boxes"], self.size)
+
+    def repr_fields(self) -> dict[str, Any]:
+        return {"size": self.size, "scale": self.scale, "ratio": self.ratio}
+
+
+class RandomHorizontalFlip(RandomOp):
+    """Mirror each sample left-right with probability ``p`` (SimCLR: 0.5)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p)
+
+    def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return x.flip(-1)
+
+
+_ROTATIONS = (90, 180, 270)
+
+
+class RandomRotation90(RandomOp):
+    """Rotate each sample counter-clockwise by an angle drawn uniformly from ``angles``.
+
+    SimCLR Figure 4(f): rotation by one of {90, 180, 270} degrees. Needs square images when
+    ``angles`` holds 90 or 270 (the batch keeps one shape).
+    """
+
+    def __init__(self, angles: tuple[int, ...] = _ROTATIONS, p: float = 1.0) -> None:
+        super().__init__(p)
+        angles = tuple(int(a) for a in angles)
+        if not angles or any(a not in _ROTATIONS for a in angles):
+            raise ValueError(f"angles must be a non-empty subset of {_ROTATIONS}, got {angles!r}")
+        self.angles = angles
+
+    def check_input(self, x: Tensor) -> None:
+        if x.shape[2] != x.shape[3] and (90 in self.angles or 270 in self.angles):
+            raise ValueError(
+                f"RandomRotation90 with angles {self.angles} needs square images, got H={x.shape[2]}, "
+                f"W={x.shape[3]}; use angles=(180,) or crop to a square first"
+            )
+
+    def sample(self, shape: torch.Size, generator: torch.Generator | None) -> dict[str, Tensor]:
+        choice = torch.randint(len(self.angles), (shape[0],), generator=generator)
+        quarter_turns = torch.tensor([a // 90 for a in self.angles])[choice]
+        return {"quarter_turns": quarter_turns}
+
+    def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        b, c, h, w = x.shape
+        # One gather for the whole batch: row k of `sources` lists, for each output pixel, the
+        # input pixel that rot90 by k quarter turns puts there.
+        flat = torch.arange(h * w, device=x.device).view(h, w)
+        sources = torch.stack([torch.rot90(flat, k, dims=(0, 1)).reshape(-1) for k in range(4)])
+        index = sources[params["quarter_turns"]].unsqueeze(1).expand(b, c, h * w)
+        return x.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
+
+    def repr_fields(self) -> dict[str, Any]:
+        return {"angles": self.angles, "p": self.p}

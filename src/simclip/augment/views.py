@@ -1,0 +1,44 @@
+"""Several independently augmented views of each image of a batch (SimCLR's positive pairs)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+def n_views(
+    policy: Callable[..., Tensor],
+    x: Tensor,
+    n: int = 2,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Augment every image ``n`` times with independent random parameters, in one policy call.
+
+    The batch is tiled ``n`` times and augmented as one batch of ``n * B`` samples, so each view
+    of each image gets its own parameters and the ops run once on the large batch.
+
+    Args:
+        policy: called as ``policy(x, generator=g)``, e.g. from :func:`create_policy`.
+        x: ``Tensor[B, C, H, W]``, ``uint8`` or float in ``[0, 1]``.
+        n: number of views, ``>= 1``.
+        generator: CPU generator supplying all randomness.
+
+    Returns:
+        ``Tensor[n, B, C, S, S]``: ``out[v, i]`` is view ``v`` of image ``i``.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be a Tensor of shape [B, C, H, W], got {shape}")
+    b = x.shape[0]
+    tiled = x.unsqueeze(0).expand(n, *x.shape).reshape(n * b, *x.shape[1:])
+    out = policy(tiled, generator=generator)
+    return out.view(n, b, *out.shape[1:])
+
+
+def two_views(policy: Callable[..., Tensor], x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """SimCLR's pair of views: ``Tensor[2, B, C, S, S]`` (see :func:`n_views`)."""
+    return n_views(policy, x, 2, generator)
