@@ -67,10 +67,13 @@ class ModelGate:
         """``fn(*args)`` in a worker thread; raises :class:`Busy` or :class:`WorkTimeout`."""
         deadline = time.monotonic() + self.timeout_s
         slots = self._slots_of_running_loop()
-        try:
-            await asyncio.wait_for(slots.acquire(), min(self.queue_wait_s, self.timeout_s))
-        except TimeoutError:
-            raise Busy() from None
+        if slots.locked():  # (wait_for with a zero timeout would refuse even a free semaphore)
+            try:
+                await asyncio.wait_for(slots.acquire(), min(self.queue_wait_s, self.timeout_s))
+            except TimeoutError:
+                raise Busy() from None
+        else:
+            await slots.acquire()
 
         def release(done: asyncio.Future) -> None:
             slots.release()
