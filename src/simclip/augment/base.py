@@ -48,6 +48,8 @@ class RandomOp:
         a chain of ops; ``x`` must be ``float32`` ``[B, C, H, W]`` in ``[0, 1]``.
         """
         self.check_input(x)
+        if x.shape[0] == 0:
+            return x.new_empty(0, x.shape[1], *self.output_size(x.shape[2], x.shape[3]))
         gate = bernoulli(x.shape[0], self.p, generator)
         params = self.sample(x.shape, generator)
 
@@ -63,6 +65,10 @@ class RandomOp:
 
     def check_input(self, x: Tensor) -> None:
         """Raise ``ValueError`` if this op cannot handle ``x`` (``float32`` ``[B, C, H, W]``)."""
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """Spatial size of the output for an input of ``height x width``."""
+        return height, width
 
     def sample(self, shape: torch.Size, generator: torch.Generator | None) -> dict[str, Tensor]:
         """Draw this op's parameters on the CPU: a dict of tensors with leading dim ``B``."""

@@ -123,6 +123,9 @@ class RandomResizedCrop(RandomOp):
         if self.ratio[0] <= 0.0:
             raise ValueError(f"ratio must be positive, got {ratio!r}")
 
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        return self.size
+
     def sample(self, shape: torch.Size, generator: torch.Generator | None) -> dict[str, Tensor]:
         boxes = sample_crop_boxes(shape[0], shape[2], shape[3], self.scale, self.ratio, generator)
         return {"boxes": boxes}

@@ -51,4 +51,4 @@ def load_image(path: str | Path) -> Tensor:
         raise ValueError(f"cannot read image file {path}: {err}") from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
-    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+    return torch.from_numpy(pixels.transpose(2, 0, 1).copy())

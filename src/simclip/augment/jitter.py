@@ -105,7 +105,7 @@ class ColorJitter(RandomOp):
         self.check_input(x)
         gate = bernoulli(x.shape[0], self.p, generator)
         params = self.sample(x.shape, generator)
-        if not bool(gate.any()):
+        if x.shape[0] == 0 or not bool(gate.any()):
             return x
         return self._run_stages(x, params, gate)
 

@@ -1,0 +1,193 @@
+"""Named policies, Compose and views: the paper's defaults, shapes, ranges, seeds, dtypes, devices."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from simclip.augment import (
+    ColorJitter,
+    Compose,
+    GaussianBlur,
+    PolicyConfig,
+    RandomGrayscale,
+    RandomHorizontalFlip,
+    RandomResizedCrop,
+    create_policy,
+    list_policies,
+    n_views,
+    policy_config,
+    two_views,
+)
+from tests.augment.conftest import seeded
+
+
+def uint8_images(batch: int, channels: int, side: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 256, (batch, channels, side, side), dtype=torch.uint8, generator=seeded(seed))
+
+
+def test_list_policies_names_the_three_recipes():
+    assert list_policies() == ["simclr", "simclr-cifar", "simclr-gray"]
+
+
+def test_unknown_policy_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown augmentation policy 'simclr-imagenet'.*simclr, simclr-cifar, simclr-gray"):
+        create_policy("simclr-imagenet", size=32)
+
+
+def test_unknown_override_is_named():
+    with pytest.raises(TypeError, match="crop_sale"):
+        create_policy("simclr", size=32, crop_sale=(0.2, 1.0))
+
+
+def test_simclr_policy_has_the_papers_imagenet_defaults():
+    ops = create_policy("simclr", size=224).ops
+    assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip, ColorJitter, RandomGrayscale, GaussianBlur]
+    crop, flip, jitter, gray, blur = ops
+    assert crop.size == (224, 224) and crop.scale == (0.08, 1.0) and crop.ratio == pytest.approx((3 / 4, 4 / 3))
+    assert flip.p == 0.5
+    assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue, jitter.p) == pytest.approx((0.8, 0.8, 0.8, 0.2, 0.8))
+    assert jitter.random_order
+    assert gray.p == 0.2
+    assert blur.p == 0.5 and blur.sigma == (0.1, 2.0) and blur.kernel_size is None
+
+
+def test_cifar_policy_has_half_strength_jitter_and_no_blur():
+    ops = create_policy("simclr-cifar", size=32).ops
+    assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip, ColorJitter, RandomGrayscale]
+    assert (ops[2].brightness, ops[2].hue) == pytest.approx((0.4, 0.1))
+
+
+def test_gray_policy_is_crop_and_flip_with_adjustable_crop_scale():
+    ops = create_policy("simclr-gray", size=28, channels=1).ops
+    assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip]
+    assert ops[0].scale == (0.08, 1.0)
+    assert create_policy("simclr-gray", size=28, channels=1, crop_scale=(0.2, 1.0)).ops[0].scale == (0.2, 1.0)
+
+
+def test_policy_config_overrides_and_validates():
+    config = policy_config("simclr", blur_p=0.0, crop_scale=[0.3, 1.0])
+    assert config.blur_p == 0.0 and config.crop_scale == (0.3, 1.0)
+    with pytest.raises(ValueError, match="grayscale_p"):
+        PolicyConfig(grayscale_p=1.5)
+
+
+def test_colour_policy_rejects_channel_counts_without_colour_meaning():
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        create_policy("simclr", size=32, channels=4)
+    assert create_policy("simclr-gray", size=32, channels=4).channels == 4
+
+
+@pytest.mark.parametrize("name, channels", [("simclr", 3), ("simclr-cifar", 3), ("simclr-gray", 1), ("simclr", 1)])
+def test_policy_output_shape_dtype_and_range(name, channels):
+    policy = create_policy(name, size=20, channels=channels)
+    out = policy(uint8_images(8, channels, 28), generator=seeded(0))
+    assert out.shape == (8, channels, 20, 20) and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 1
+    assert out.is_contiguous()
+
+
+def test_uint8_and_float_inputs_give_the_same_views():
+    policy = create_policy("simclr", size=24)
+    images = uint8_images(6, 3, 32)
+    from_uint8 = policy(images, generator=seeded(1))
+    from_float = policy(images.double() / 255, generator=seeded(1))
+    torch.testing.assert_close(from_uint8, from_float, atol=1e-5, rtol=0)
+
+
+def test_same_seed_same_views_different_seed_different_views():
+    policy = create_policy("simclr", size=16)
+    images = uint8_images(4, 3, 16)
+    first = policy(images, generator=seeded(3))
+    assert torch.equal(first, policy(images, generator=seeded(3)))
+    assert not torch.equal(first, policy(images, generator=seeded(4)))
+
+
+def test_every_sample_gets_its_own_parameters():
+    policy = create_policy("simclr", size=16)
+    same_image = uint8_images(1, 3, 16).expand(16, -1, -1, -1)
+    out = policy(same_image, generator=seeded(5))
+    distances = torch.cdist(out.flatten(1), out.flatten(1))
+    assert float(distances[~torch.eye(16, dtype=torch.bool)].min()) > 1e-3
+
+
+def test_policy_checks_the_channel_count_of_its_input():
+    with pytest.raises(ValueError, match="expects images with 1 channel"):
+        create_policy("simclr-gray", size=16, channels=1)(uint8_images(2, 3, 16))
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (torch.zeros(3, 16, 16), ValueError),  # missing batch dim
+        (torch.zeros(2, 3, 16, 16, dtype=torch.int32), TypeError),
+        (torch.full((2, 3, 16, 16), 255.0), ValueError),  # float in [0, 255]
+        ([[0.0]], TypeError),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(bad, error):
+    with pytest.raises(error, match="x"):
+        create_policy("simclr", size=16)(bad)
+
+
+def test_generator_must_be_a_torch_generator():
+    with pytest.raises(TypeError, match="generator"):
+        create_policy("simclr", size=16)(uint8_images(2, 3, 16), generator=0)
+
+
+def test_compose_converts_uint8_and_resizes_to_its_size():
+    images = uint8_images(3, 3, 16)
+    out = Compose([], size=8)(images)
+    assert out.shape == (3, 3, 8, 8) and out.dtype == torch.float32
+    torch.testing.assert_close(Compose([])(images), images.float() / 255, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="ops\\[0\\]"):
+        Compose([42])
+
+
+def test_compose_runs_plain_callables_with_the_generator():
+    calls = []
+
+    def invert(x, generator=None):
+        calls.append(generator)
+        return 1.0 - x
+
+    g = seeded(0)
+    out = Compose([invert, RandomHorizontalFlip(p=1.0)])(torch.zeros(1, 1, 2, 2), generator=g)
+    assert torch.equal(out, torch.ones(1, 1, 2, 2)) and calls == [g]
+
+
+def test_two_views_are_independent_views_of_the_same_images():
+    images = uint8_images(5, 3, 16)
+    views = two_views(create_policy("simclr", size=12), images, generator=seeded(6))
+    assert views.shape == (2, 5, 3, 12, 12)
+    assert not torch.equal(views[0], views[1])
+    identity = n_views(Compose([]), images, n=3, generator=seeded(7))
+    assert identity.shape == (3, 5, 3, 16, 16)
+    for v in range(3):
+        torch.testing.assert_close(identity[v], images.float() / 255, rtol=0, atol=0)
+
+
+def test_n_views_rejects_a_bad_count():
+    with pytest.raises(ValueError, match="n must be"):
+        n_views(Compose([]), uint8_images(2, 1, 4), n=0)
+
+
+def test_empty_batch_gives_an_empty_batch_of_the_output_size():
+    out = create_policy("simclr", size=8)(torch.zeros(0, 3, 16, 16, dtype=torch.uint8))
+    assert out.shape == (0, 3, 8, 8)
+
+
+def test_repr_names_the_ops_and_their_settings():
+    text = repr(create_policy("simclr-cifar", size=32))
+    assert "RandomResizedCrop(size=(32, 32), scale=(0.08, 1.0)" in text
+    assert "ColorJitter(brightness=0.4" in text and "RandomGrayscale(p=0.2)" in text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_views_match_cpu_views():
+    policy = create_policy("simclr", size=24)
+    images = uint8_images(8, 3, 32)
+    cpu = policy(images, generator=seeded(8))
+    cuda = policy(images.cuda(), generator=seeded(8))
+    assert cuda.device.type == "cuda"
+    torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-4, rtol=0)
