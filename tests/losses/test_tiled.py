@@ -102,3 +102,36 @@ def test_resolve_block_size():
     assert resolve_block_size(None, 10, 10) is None
     assert resolve_block_size(None, DENSE_MAX_LOGITS, 1) is None
     assert resolve_block_size(None, DENSE_MAX_LOGITS + 1, 1) == DEFAULT_BLOCK_SIZE
+
+
+@pytest.mark.parametrize("weights", ["positive", "mixed signs"])
+def test_cores_with_arbitrary_upstream_weights(weights, value_and_grads, assert_same):
+    """The cores' backward for any upstream gradient, not only the uniform one of a mean."""
+    from simclip.losses.reductions import row_col_logsumexp, softplus_sum, symmetric_logsumexp
+
+    generator = torch.Generator().manual_seed(7)
+    q, k = torch.randn(11, 3, generator=generator, dtype=torch.float64), torch.randn(9, 3, generator=generator, dtype=torch.float64)
+    scale, bias = torch.tensor(1.3, dtype=torch.float64), torch.randn(9, generator=generator, dtype=torch.float64)
+    exclude = torch.randint(0, 9, (11,), generator=generator)
+    w_rows, w_cols = torch.rand(11, dtype=torch.float64) + 0.1, torch.rand(9, dtype=torch.float64) + 0.1
+    if weights == "mixed signs":
+        w_rows, w_cols = w_rows * torch.tensor([1.0, -1.0]).repeat(6)[:11], -w_cols
+
+    def dual(q, k, s, b, block_size):
+        rows, cols = row_col_logsumexp(q, k, s, b, exclude=exclude, cols=True, block_size=block_size)
+        return (rows * w_rows).sum() + (cols * w_cols).sum()
+
+    def rows_only(q, k, s, b, block_size):
+        return (row_col_logsumexp(q, k, s, b, exclude=exclude, block_size=block_size)[0] * w_rows).sum()
+
+    def symmetric(q, s, block_size):
+        return (symmetric_logsumexp(q, s, block_size=block_size) * w_rows).sum()
+
+    def softplus(q, k, s, b, block_size):
+        return softplus_sum(q, k, s, b, block_size=block_size) * w_rows[0]
+
+    for core, inputs in ((dual, 4), (rows_only, 4), (symmetric, 2), (softplus, 4)):
+        args = (q, k, scale, bias) if inputs == 4 else (q, scale)
+        dense = value_and_grads(lambda *x: core(*x, None), *args)
+        for block_size in (2, 4, 5):
+            assert_same(value_and_grads(lambda *x: core(*x, block_size), *args), dense, atol=1e-10)

@@ -43,16 +43,23 @@ def tile_logits(
     cols: slice,
     out: Tensor,
     exclude: Tensor | None = None,
+    row_bias: Tensor | None = None,
 ) -> Tensor:
-    """Write ``qs[rows] @ k[cols].T + col_bias[cols]`` into ``out`` and mask excluded entries.
+    """Write ``qs[rows] @ k[cols].T + col_bias[cols] + row_bias[rows, None]`` into ``out``, then
+    mask excluded entries.
 
     ``qs`` is ``q`` already multiplied by the scale, so the scale costs O(N d) once instead of a
-    pass over every tile. ``exclude[i]`` is the column index removed from row ``i`` (set to -inf).
+    pass over every tile; a single bias rides along in the product's accumulate step for free.
+    ``exclude[i]`` is the column index removed from row ``i`` (set to -inf).
     """
-    if col_bias is None:
+    if col_bias is None and row_bias is None:
         torch.mm(qs[rows], k[cols].T, out=out)
-    else:
+    elif row_bias is None:
         torch.addmm(col_bias[cols], qs[rows], k[cols].T, out=out)
+    else:
+        torch.addmm(row_bias[rows].unsqueeze(1), qs[rows], k[cols].T, out=out)
+        if col_bias is not None:
+            out.add_(col_bias[cols])
     if exclude is not None:
         mask_columns(out, exclude[rows], cols.start)
     return out
@@ -105,6 +112,18 @@ class RunningLogSumExp:
         return self.max + self.sum.log()
 
 
+def weighted_shift(lse: Tensor, weight: Tensor) -> tuple[Tensor, Tensor | None]:
+    """(shift, multiplier) with exp(L - shift) * multiplier == weight * exp(L - lse).
+
+    A loss that averages its log-sum-exps sends positive weights back, and then
+    w exp(L - lse) = exp(L - (lse - log w)) saves one pass over every tile; any weight <= 0 keeps
+    the explicit multiply. The check costs one host synchronisation per backward, not per tile.
+    """
+    if bool((weight > 0).all()):
+        return lse - weight.log(), None
+    return lse, weight
+
+
 # A callback (tile of logits, row span, column span, scratch tile) -> dF/dL for that tile, computed
 # in place in the logits tile; F is the scalar being differentiated.
 TileGradient = Callable[[Tensor, slice, slice, Tensor], Tensor]
@@ -118,8 +137,12 @@ def product_gradients(
     exclude: Tensor | None,
     block_size: int,
     tile_gradient: TileGradient,
+    row_bias: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Gradients of a scalar F(L), L = scale * q @ k.T + col_bias, recomputing L tile by tile.
+
+    ``tile_gradient`` receives each tile of L + row_bias[:, None] (a shift it may want folded into
+    the recomputing product) and returns dF/dL for it.
 
     With G = dF/dL: dq = scale * G @ k, dk = scale * G.T @ q, dscale = sum(G * (q @ k.T)),
     dcol_bias = G.sum(0). dscale is read off the accumulated ``G @ k`` as sum_i q_i . (G k)_i, so
@@ -137,7 +160,7 @@ def product_gradients(
     for rows in spans(q.shape[0], block_size):
         for cols in spans(k.shape[0], block_size):
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            tile = tile_logits(qs, k, col_bias, rows, cols, main.tile(*shape), exclude)
+            tile = tile_logits(qs, k, col_bias, rows, cols, main.tile(*shape), exclude, row_bias)
             grad = tile_gradient(tile, rows, cols, scratch.tile(*shape))
             gk[rows].addmm_(grad, k[cols])
             dk[cols].addmm_(grad.T, qs[rows])

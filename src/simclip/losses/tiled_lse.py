@@ -12,7 +12,14 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from simclip.losses.blocks import RunningLogSumExp, TileBuffer, product_gradients, spans, tile_logits
+from simclip.losses.blocks import (
+    RunningLogSumExp,
+    TileBuffer,
+    product_gradients,
+    spans,
+    tile_logits,
+    weighted_shift,
+)
 
 
 def _forward_statistics(
@@ -57,15 +64,27 @@ class TiledLogSumExp(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_rows, grad_cols=None):  # type: ignore[override]
         q, k, scale, col_bias, exclude, row_lse, col_lse = ctx.saved_tensors
-        row_shift, row_weight = row_lse.unsqueeze(1), grad_rows.unsqueeze(1)
+        row_shift, row_weight = weighted_shift(row_lse, grad_rows)
+        if col_lse is None:
+            # rows only: the recomputing product subtracts the row shift itself
+            def tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:
+                grad = tile.exp_()
+                return grad if row_weight is None else grad.mul_(row_weight[rows].unsqueeze(1))
 
-        def tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:
-            by_cols = None
-            if col_lse is not None:
-                by_cols = torch.sub(tile, col_lse[cols].unsqueeze(0), out=scratch).exp_()
-                by_cols.mul_(grad_cols[cols].unsqueeze(0))
-            grad = tile.sub_(row_shift[rows]).exp_().mul_(row_weight[rows])
-            return grad if by_cols is None else grad.add_(by_cols)
+            dq, dk, dscale, dbias = product_gradients(
+                q, k, scale, col_bias, exclude, ctx.block_size, tile_gradient, row_bias=-row_shift
+            )
+            return dq, dk, dscale, dbias, None, None, None
+        col_shift, col_weight = weighted_shift(col_lse, grad_cols)
 
-        dq, dk, dscale, dbias = product_gradients(q, k, scale, col_bias, exclude, ctx.block_size, tile_gradient)
+        def dual_tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:
+            by_cols = torch.sub(tile, col_shift[cols].unsqueeze(0), out=scratch).exp_()
+            if col_weight is not None:
+                by_cols.mul_(col_weight[cols].unsqueeze(0))
+            grad = tile.sub_(row_shift[rows].unsqueeze(1)).exp_()
+            if row_weight is not None:
+                grad.mul_(row_weight[rows].unsqueeze(1))
+            return grad.add_(by_cols)
+
+        dq, dk, dscale, dbias = product_gradients(q, k, scale, col_bias, exclude, ctx.block_size, dual_tile_gradient)
         return dq, dk, dscale, dbias, None, None, None

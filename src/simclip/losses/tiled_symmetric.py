@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from simclip.losses.blocks import RunningLogSumExp, TileBuffer, spans, tile_logits
+from simclip.losses.blocks import RunningLogSumExp, TileBuffer, spans, tile_logits, weighted_shift
 
 
 def _upper_tiles(n: int, block_size: int) -> list[tuple[slice, slice]]:
@@ -56,6 +56,7 @@ class TiledSymmetricLogSumExp(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         z, scale, lse = ctx.saved_tensors
+        shift, weight = weighted_shift(lse, grad)
         zs = z * scale
         sym_grad_z = torch.zeros_like(z)  # (G + G.T) @ z, the scale applied at the end
         side = min(ctx.block_size, z.shape[0])
@@ -65,9 +66,12 @@ class TiledSymmetricLogSumExp(torch.autograd.Function):
             tile = tile_logits(zs, z, None, rows, cols, main.tile(*shape))
             if rows == cols:
                 tile.fill_diagonal_(float("-inf"))
-            by_rows = torch.sub(tile, lse[rows].unsqueeze(1), out=scratch.tile(*shape)).exp_()
-            by_rows.mul_(grad[rows].unsqueeze(1))
-            sym = tile.sub_(lse[cols].unsqueeze(0)).exp_().mul_(grad[cols].unsqueeze(0)).add_(by_rows)
+            by_rows = torch.sub(tile, shift[rows].unsqueeze(1), out=scratch.tile(*shape)).exp_()
+            by_cols = tile.sub_(shift[cols].unsqueeze(0)).exp_()
+            if weight is not None:
+                by_rows.mul_(weight[rows].unsqueeze(1))
+                by_cols.mul_(weight[cols].unsqueeze(0))
+            sym = by_cols.add_(by_rows)
             sym_grad_z[rows].addmm_(sym, z[cols])
             if rows != cols:
                 sym_grad_z[cols].addmm_(sym.T, z[rows])
