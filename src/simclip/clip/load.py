@@ -1,0 +1,154 @@
+"""``load``: a CLIP checkpoint (OpenAI, OpenCLIP or simclip) -> ``(model, preprocess)``, exactly.
+
+The architecture comes from the tensor shapes; the activation, which shapes cannot show, from the
+caller, the file itself, or an OpenCLIP config next to it, in that order. Building GELU for weights
+trained with QuickGELU shifts every feature (OpenCLIP issue #771), so an undecidable case warns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simclip.clip.checkpoint_io import RawCheckpoint, read_checkpoint
+from simclip.clip.config import CLIPConfig
+from simclip.clip.convert import to_simclip_layout
+from simclip.clip.infer import infer_config
+from simclip.clip.model import CLIP
+from simclip.clip.preprocess import ImagePreprocess
+
+# OpenCLIP settings that change the computation without changing parameter names, with the value
+# this implementation computes; any other value is refused rather than silently ignored.
+_OPEN_CLIP_FIXED = {
+    "vision_cfg": {"timm_model_name": None, "attentional_pool": False, "no_ln_pre": False,
+                   "final_ln_after_pool": False, "pool_type": "tok", "pos_embed_type": "learnable",
+                   "act_kwargs": None, "norm_kwargs": None, "ls_init_value": None,
+                   "block_type": None, "qk_norm": False, "scaled_cosine_attn": False,
+                   "scale_heads": False, "scale_attn_inner": False, "scale_attn": False,
+                   "scale_fc": False},
+    "text_cfg": {"hf_model_name": None, "pool_type": "argmax", "no_causal_mask": False,
+                 "embed_cls": False, "proj_bias": False, "proj_type": "linear",
+                 "final_ln_after_pool": False, "act_kwargs": None, "norm_kwargs": None,
+                 "ls_init_value": None, "block_type": None, "qk_norm": False,
+                 "scaled_cosine_attn": False, "scale_heads": False, "scale_attn_inner": False,
+                 "scale_attn": False, "scale_fc": False},
+}
+
+
+def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = None,
+         quick_gelu: bool | None = None, config: CLIPConfig | None = None, device: str = "cpu",
+         cache_dir: str | Path | None = None) -> tuple[CLIP, ImagePreprocess]:
+    """Load CLIP weights exactly and return ``(model in eval mode, preprocess)``.
+
+    Args:
+        source: a checkpoint file (OpenAI TorchScript ``.pt``, ``torch.save`` ``.pt``/``.bin``,
+            ``.safetensors``), a state dict in memory, ``"hf-hub:org/name"``, or with ``pretrained``
+            a model name such as ``"ViT-B-32"``.
+        pretrained: a tag of :func:`list_pretrained` (``"openai"``, ``"laion2b_s34b_b79k"``, ...):
+            downloads (once, into ``cache_dir``) the released weights of ``source``.
+        quick_gelu: force the activation; by default the file (OpenAI archives: QuickGELU) or an
+            ``open_clip_config.json`` beside it decides, else GELU with a warning.
+        config: build this architecture instead of inferring it from shapes (needed for simclip
+            checkpoints with an encoder image tower).
+        device: where the model is put.
+
+    Raises ``ValueError`` listing missing, unexpected and mis-shaped parameters, or naming a damaged
+    file; ``FileNotFoundError`` for a missing file.
+    """
+    hint: bool | None = None
+    if pretrained is not None or (isinstance(source, str) and source.startswith("hf-hub:")):
+        from simclip.clip.pretrained import download_pretrained
+
+        source, hint = download_pretrained(source, pretrained, cache_dir=cache_dir)
+    raw = read_checkpoint(source)
+    state = to_simclip_layout(raw.state_dict)
+    model_cfg = (raw.open_clip_config or {}).get("model_cfg", {})
+    _check_open_clip_config(model_cfg, raw.origin)
+    act = decide_quick_gelu(quick_gelu, raw, hint, fallback=None if config is None else config.quick_gelu)
+    if config is None:
+        config = infer_config(state, act, raw.open_clip_config)
+    elif config.quick_gelu != act:
+        config = config.with_overrides(quick_gelu=act)
+    with torch.device("meta"):  # no random initialisation: every value comes from the checkpoint
+        model = CLIP(config)
+    model = model.to_empty(device="cpu")
+    load_state_dict_exact(model, state, raw.origin)
+    model = model.to(device).eval()
+    return model, ImagePreprocess(model.preprocess_cfg)
+
+
+def decide_quick_gelu(explicit: bool | None, raw: RawCheckpoint, hint: bool | None = None,
+                      fallback: bool | None = None) -> bool:
+    """QuickGELU or GELU: the caller's choice, else the file's own evidence, else the release table's
+    (``hint``), else ``open_clip_config.json`` (``model_cfg.quick_gelu``, absent meaning GELU as in
+    OpenCLIP), else ``fallback`` (a config the caller gave), else GELU with a warning.
+    Disagreements with the caller's choice warn."""
+    in_file = raw.quick_gelu_in_file
+    in_config = None
+    if raw.open_clip_config is not None and "model_cfg" in raw.open_clip_config:
+        in_config = bool(raw.open_clip_config["model_cfg"].get("quick_gelu", False))
+    evidence = next((e for e in (in_file, hint, in_config) if e is not None), None)
+    if explicit is not None:
+        if evidence is not None and evidence != explicit:
+            warnings.warn(f"{raw.origin} was trained with {_name(evidence)} but quick_gelu={explicit} "
+                          f"builds {_name(explicit)}; features will differ from the original",
+                          stacklevel=3)
+        return bool(explicit)
+    if in_file is not None and in_config is not None and in_file != in_config:
+        warnings.warn(f"{raw.origin}: the file uses {_name(in_file)} but open_clip_config.json says "
+                      f"{_name(in_config)}; using the file's", stacklevel=3)
+    if evidence is None and fallback is not None:
+        return fallback
+    if evidence is None:
+        warnings.warn(f"cannot tell whether {raw.origin} was trained with QuickGELU or GELU; building "
+                      f"GELU. Pass quick_gelu=True for weights trained with QuickGELU (OpenAI's, "
+                      f"OpenCLIP '-quickgelu' models)", stacklevel=3)
+        return False
+    return evidence
+
+
+def _name(quick_gelu: bool) -> str:
+    return "QuickGELU" if quick_gelu else "GELU"
+
+
+def _check_open_clip_config(model_cfg: dict[str, Any], origin: str) -> None:
+    refused = []
+    for tower, fixed in _OPEN_CLIP_FIXED.items():
+        for key, value in (model_cfg.get(tower) or {}).items():
+            if key in fixed and value != fixed[key] and not (value in (None, False) and
+                                                               fixed[key] in (None, False)):
+                refused.append(f"{tower}.{key}={value!r}")
+    if refused:
+        raise ValueError(f"{origin}: the OpenCLIP config uses settings this CLIP does not implement: "
+                         f"{', '.join(refused)}")
+
+
+def load_state_dict_exact(model: CLIP, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Copy ``state`` (simclip layout) into ``model``; every parameter and buffer must be present with
+    its shape. Batch-norm step counters may be absent (they do not affect the forward pass)."""
+    own = model.state_dict()
+    state = dict(state)
+    for key in own:
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = torch.zeros((), dtype=torch.long)
+    if "logit_scale" in state and state["logit_scale"].numel() == 1:
+        state["logit_scale"] = state["logit_scale"].reshape(own["logit_scale"].shape)
+    if "logit_bias" in state and "logit_bias" in own and state["logit_bias"].numel() == 1:
+        state["logit_bias"] = state["logit_bias"].reshape(own["logit_bias"].shape)
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
+    if missing or unexpected or shapes:
+        parts = [f"{label} ({len(items)}): {', '.join(items[:20])}{' ...' if len(items) > 20 else ''}"
+                 for label, items in (("missing", missing), ("unexpected", unexpected),
+                                      ("shape mismatch", shapes)) if items]
+        raise ValueError(f"checkpoint {origin} does not fit the model: " + "; ".join(parts))
+    non_float = [k for k, v in state.items() if own[k].is_floating_point() and not v.is_floating_point()]
+    if non_float:
+        raise ValueError(f"checkpoint {origin}: non-float values for float parameters: {non_float[:10]}")
+    model.load_state_dict(state, strict=True)

@@ -1,0 +1,100 @@
+"""Pre-LN transformer shared by CLIP's image (ViT) and text towers (Vaswani et al. 2017; Radford et al.
+2019). Parameter names follow OpenAI's CLIP so checkpoints load key for key:
+``ln_1, attn.{in_proj_weight, in_proj_bias, out_proj}, ln_2, mlp.{c_fc, c_proj}``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)``, the GELU approximation OpenAI's CLIP weights were trained with."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+def activation(quick_gelu: bool) -> nn.Module:
+    """QuickGELU or exact (erf) GELU."""
+    return QuickGELU() if quick_gelu else nn.GELU()
+
+
+def self_attention(x: torch.Tensor, in_proj_weight: torch.Tensor, in_proj_bias: torch.Tensor,
+                   out_proj: nn.Linear, heads: int, causal: bool) -> torch.Tensor:
+    """Multi-head self-attention, ``[B, N, D] -> [B, N, D]``; packed ``[3D, D]`` q/k/v projection."""
+    b, n, d = x.shape
+    qkv = F.linear(x, in_proj_weight, in_proj_bias).view(b, n, 3, heads, d // heads)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, N, D/H]
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    return out_proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class SelfAttention(nn.Module):
+    """Holds the parameters of :func:`self_attention` under the names ``nn.MultiheadAttention`` uses."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * width))
+        self.out_proj = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        return self_attention(x, self.in_proj_weight, self.in_proj_bias, self.out_proj, self.heads, causal)
+
+
+class ResidualAttentionBlock(nn.Module):
+    """``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float, quick_gelu: bool) -> None:
+        super().__init__()
+        hidden = round(width * mlp_ratio)
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = SelfAttention(width, heads)
+        self.ln_2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential()
+        self.mlp.add_module("c_fc", nn.Linear(width, hidden))
+        self.mlp.add_module("gelu", activation(quick_gelu))
+        self.mlp.add_module("c_proj", nn.Linear(hidden, width))
+
+    def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), causal=causal)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    """A stack of :class:`ResidualAttentionBlock`, ``[B, N, D] -> [B, N, D]``."""
+
+    def __init__(self, width: int, layers: int, heads: int, mlp_ratio: float = 4.0,
+                 quick_gelu: bool = False) -> None:
+        super().__init__()
+        self.width, self.layers = width, layers
+        self.resblocks = nn.ModuleList(
+            ResidualAttentionBlock(width, heads, mlp_ratio, quick_gelu) for _ in range(layers))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """OpenAI's initialisation: residual projections scaled down by ``sqrt(2 * layers)``."""
+        attn_std = self.width ** -0.5
+        proj_std = attn_std * (2 * self.layers) ** -0.5
+        fc_std = (2 * self.width) ** -0.5
+        for block in self.resblocks:
+            nn.init.normal_(block.attn.in_proj_weight, std=attn_std)
+            nn.init.zeros_(block.attn.in_proj_bias)
+            nn.init.normal_(block.attn.out_proj.weight, std=proj_std)
+            nn.init.zeros_(block.attn.out_proj.bias)
+            nn.init.normal_(block.mlp.c_fc.weight, std=fc_std)
+            nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
+            for linear in (block.mlp.c_fc, block.mlp.c_proj):
+                bound = 1 / math.sqrt(linear.in_features)
+                nn.init.uniform_(linear.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        for block in self.resblocks:
+            x = block(x, causal=causal)
+        return x
