@@ -128,6 +128,9 @@ def build_vector_index(vectors: np.ndarray, kind: str = "auto", target_recall: f
         nlist = ivf_nlist(n)
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = TRAIN_POINTS_PER_CELL
+        # 10 k-means iterations instead of FAISS's 25: cells only need to be roughly balanced, the tuned
+        # nprobe absorbs the rest, and training is the bulk of the build time.
+        index.cp.niter = 10
         index.cp.seed = seed
         index.train(vectors)
         params["nlist"] = nlist
