@@ -1,5 +1,6 @@
 """Datasets behind one spec string (``digits``, ``shapes``, ``mnist:PATH``, ``cifar10:PATH``,
-``cifar100:PATH``, ``folder:PATH``, ``captions:FILE``), held in memory, and the batch loader."""
+``cifar100:PATH``, ``folder:PATH``, ``captions:FILE``), held in memory, or ``wds:SHARDS`` tar
+shards, streamed; the batch loader; ``write_shards`` to turn any of them into shards."""
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.captions import load_caption_dataset
 from simclip.data.checksums import ChecksumError
@@ -13,12 +14,16 @@ from simclip.data.image_dataset import ImageDataset
 from simclip.data.load import load_dataset
 from simclip.data.loader import batch_indices, batches, epoch_permutation, steps_per_epoch
 from simclip.data.shapes import HELD_OUT_PAIRS, ShapeScenes, render_shapes
+from simclip.data.shards import write_shards
 from simclip.data.spec import DatasetSpecError, list_dataset_forms, parse_spec
+from simclip.data.tar_samples import ShardError
+from simclip.data.webdataset import ShardedDataset
 
 __all__ = [
     "CLASS_TEMPLATES", "DIGIT_TEMPLATES", "DIGIT_WORDS", "HELD_OUT_PAIRS",
     "CIFARFormatError", "CaptionDataset", "CaptionFileError", "ChecksumError", "DatasetSpecError",
     "FolderLayoutError", "IDXFormatError", "ImageDataset", "ImageDecodeError", "ShapeScenes",
-    "batch_indices", "batches", "epoch_permutation", "list_dataset_forms", "load_caption_dataset",
-    "load_dataset", "parse_spec", "render_shapes", "steps_per_epoch",
+    "ShardError", "ShardedDataset", "batch_indices", "batches", "epoch_permutation",
+    "list_dataset_forms", "load_caption_dataset", "load_dataset", "parse_spec", "render_shapes",
+    "steps_per_epoch", "write_shards",
 ]

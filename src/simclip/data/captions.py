@@ -13,14 +13,16 @@ from simclip.data.caption_files import load_caption_file
 from simclip.data.class_captions import captions_from_labels
 from simclip.data.load import channels_option, load_dataset, load_shapes_spec
 from simclip.data.spec import check_split, parse_spec
+from simclip.data.webdataset import ShardedDataset, load_sharded
 
 
 def load_caption_dataset(spec: str, split: str = "train", image_size: int | None = None, *,
-                         strict: bool = False) -> CaptionDataset:
+                         strict: bool = False) -> CaptionDataset | ShardedDataset:
     """Load split ``"train"`` or ``"test"`` of ``spec`` as a ``CaptionDataset``.
 
     Images are uint8 ``[N, C, S, S]`` as from ``load_dataset``; every image has one or more
     captions. Raises ``ValueError`` for an unlabelled folder, whose images have no text.
+    ``wds:`` shards give a streamed ``ShardedDataset`` whose batches carry captions.
     """
     parsed = parse_spec(spec)
     check_split(split)
@@ -29,5 +31,7 @@ def load_caption_dataset(spec: str, split: str = "train", image_size: int | None
         return load_caption_file(parsed.path, split, size, channels_option(parsed))
     if parsed.kind == "shapes":
         return load_shapes_spec(parsed, split, size)
+    if parsed.kind == "wds":
+        return load_sharded(parsed, split, size, strict=strict, captions=True)
     dataset = load_dataset(spec, split, image_size, strict=strict)
     return captions_from_labels(dataset, digits=parsed.kind in ("digits", "mnist"))

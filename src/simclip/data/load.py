@@ -1,4 +1,5 @@
-"""``load_dataset``: any dataset spec string (see ``spec.py``) to an in-memory ``ImageDataset``."""
+"""``load_dataset``: any dataset spec string (see ``spec.py``) to an in-memory ``ImageDataset``
+(or, for ``wds:`` shards, a streamed ``ShardedDataset``)."""
 from __future__ import annotations
 
 from simclip.data.caption_dataset import CaptionDataset
@@ -10,24 +11,27 @@ from simclip.data.image_dataset import ImageDataset
 from simclip.data.mnist import load_mnist
 from simclip.data.shapes import LABELINGS, load_shapes
 from simclip.data.spec import DatasetSpec, check_split, parse_spec
+from simclip.data.webdataset import ShardedDataset, load_sharded
 
 
 def load_dataset(spec: str, split: str = "train", image_size: int | None = None, *,
-                 strict: bool = False) -> ImageDataset:
+                 strict: bool = False) -> ImageDataset | ShardedDataset:
     """Load split ``"train"`` or ``"test"`` of the dataset named by ``spec``.
 
     Args:
         spec: ``digits``, ``shapes``, ``mnist:PATH``, ``cifar10:PATH``, ``cifar100:PATH``,
-            ``folder:PATH`` or ``captions:FILE`` (captions dropped, unlabelled), each optionally
-            followed by ``?key=value`` options (``list_dataset_forms(describe=True)``).
+            ``folder:PATH``, ``captions:FILE`` (captions dropped, unlabelled) or ``wds:SHARDS``
+            (streamed, not loaded), each optionally followed by ``?key=value`` options
+            (``list_dataset_forms(describe=True)``).
         split: ``"train"`` or ``"test"``.
         image_size: square side to resize to; None keeps each format's native size (digits 28,
             MNIST 28, CIFAR 32, shapes 32, image files: see ``folder.py``).
-        strict: image folders only: raise on the first undecodable file instead of skipping it
-            (also the spec option ``strict=1``).
+        strict: image folders and shards: raise on the first undecodable file or sample
+            instead of skipping it (also the spec option ``strict=1``).
 
     Returns:
-        An ``ImageDataset`` with images uint8 ``[N, C, S, S]``.
+        An ``ImageDataset`` with images uint8 ``[N, C, S, S]``; for ``wds:`` a
+        ``ShardedDataset`` that ``batches`` streams.
 
     Raises:
         DatasetSpecError: unknown kind, malformed options or a PATH that does not exist.
@@ -49,6 +53,8 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
         return load_shapes_spec(parsed, split, size).as_image_dataset()
     if parsed.kind == "captions":
         return load_caption_file(parsed.path, split, size, channels_option(parsed)).as_image_dataset()
+    if parsed.kind == "wds":
+        return load_sharded(parsed, split, size, strict=strict)
     raise AssertionError(f"kind {parsed.kind!r} is parsed but has no loader")
 
 

@@ -7,7 +7,8 @@ would have seen. ``batch_size`` is per rank, as in DDP: global batch ``k`` is
 ``[r * batch_size:(r + 1) * batch_size]`` of it, so ranks see disjoint images in equal numbers.
 With ``drop_last=False`` the last, short global batch is padded to a multiple of ``world_size``
 by wrapping around to the start of the permutation (as ``torch.utils.data.DistributedSampler``
-pads) and split equally.
+pads) and split equally. Sharded datasets stream through the same ``batches`` call
+(``shard_stream.py``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
+from simclip.data.webdataset import ShardedDataset
 
 # Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
 _ORDER_STREAM, _CAPTION_STREAM = 0, 1
@@ -67,18 +69,24 @@ def _slices(order: Tensor, global_batch: int, start: int, steps: int, rank: int,
         yield chunk[rank * per_rank:(rank + 1) * per_rank]
 
 
-def batches(dataset: ImageDataset | CaptionDataset, batch_size: int, *, shuffle: bool = True,
-            seed: int = 0, epoch: int = 0, start: int = 0, drop_last: bool = True, rank: int = 0,
-            world_size: int = 1) -> Iterator[tuple[Tensor, Tensor | None] | tuple[Tensor, list[str]]]:
+def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset, batch_size: int, *,
+            shuffle: bool = True, seed: int = 0, epoch: int = 0, start: int = 0,
+            drop_last: bool = True, rank: int = 0, world_size: int = 1) -> Iterator[tuple[Tensor, Tensor | None] | tuple[Tensor, list[str]]]:
     """Yield this rank's batches of one epoch, from batch ``start`` on (see the module doc).
 
     For an ``ImageDataset``: ``(images uint8 [B, C, H, W], labels int64 [B] or None)``.
     For a ``CaptionDataset``: ``(images uint8 [B, C, H, W], captions list[str] of length B)``,
     one caption per image drawn at random, again a pure function of ``(seed, epoch)``.
+    For a ``ShardedDataset``: the same, streamed from its shards (see ``shard_stream.py``).
     """
+    if isinstance(dataset, ShardedDataset):
+        from simclip.data.shard_stream import stream_batches  # it imports this module
+
+        return stream_batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
+                              start=start, drop_last=drop_last, rank=rank, world_size=world_size)
     if not isinstance(dataset, (ImageDataset, CaptionDataset)):
-        raise TypeError(f"dataset must be an ImageDataset or CaptionDataset, got "
-                        f"{type(dataset).__name__}")
+        raise TypeError(f"dataset must be an ImageDataset or CaptionDataset (or a ShardedDataset), "
+                        f"got {type(dataset).__name__}")
     indices = batch_indices(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
                             start=start, drop_last=drop_last, rank=rank, world_size=world_size)
     if isinstance(dataset, CaptionDataset):

@@ -16,6 +16,7 @@ Options (each kind accepts only the ones listed for it in ``FORMS``):
 - ``strict``: ``1``/``true`` raises on the first undecodable file instead of skipping it.
 - ``n``, ``seed``, ``label``: size, seed and labelling (``shape``, ``color``, ``size``,
   ``position`` or ``pair``) of the procedural ``shapes`` dataset.
+- ``shuffle_buffer``, ``resample``, ``workers``: streaming of ``wds:`` shards (``webdataset.py``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ FORMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      "train/ and test/ (or val/) sub-folders give the splits", ("size", "channels", "strict")),
     ("captions:FILE", "CSV or JSONL file with fields image (path relative to FILE) and caption",
      ("size", "channels")),
+    ("wds:SHARDS", "WebDataset tar shards, streamed: a folder with shards.json, one .tar or a brace "
+     "pattern DIR/{000000..000009}.tar", ("size", "channels", "shuffle_buffer", "resample",
+                                          "workers", "strict")),
 )
 _KINDS = {form.split(":")[0]: (form, keys) for form, _, keys in FORMS}
 _TRUE = {"1", "true", "yes", "on"}
@@ -162,6 +166,8 @@ def _parse_options(spec: str, query: str, keys: tuple[str, ...]) -> dict[str, st
 
 def _check_path(spec: str, kind: str, raw_path: str) -> Path:
     path = Path(raw_path).expanduser()
+    if kind == "wds":  # may be a brace pattern; webdataset.py resolves and checks it
+        return path
     if not path.exists():
         raise spec_error(spec, f"path {str(path)!r} does not exist")
     if kind == "captions":

@@ -1,0 +1,255 @@
+"""``ShardedDataset``: a dataset in WebDataset tar shards, streamed rather than held in memory.
+
+Spec forms (``wds:`` then a folder, a file or a brace pattern, then options)::
+
+    wds:shards/                         every shard listed in shards/shards.json
+    wds:shards/                         shards/train/ or shards/test/ when the folder has those
+    wds:shards/{000000..000009}.tar     a brace range (zero-padded like its first number)
+    wds:shards/{000000,000004}.tar      a brace list
+    wds:shards/000003.tar               one shard
+    wds:shards?shuffle_buffer=2000&resample=1&workers=2&strict=1
+
+Options: ``shuffle_buffer`` (samples, default 2000; 0 shuffles shard order only),
+``resample`` (draw shards with replacement: an endless stream cut into epochs of
+``len(dataset)`` samples), ``workers`` (DataLoader worker processes per rank, default 0),
+``strict`` (raise on the first bad sample instead of skipping and counting it), ``size`` and
+``channels`` (convert images on the fly). Batches come from ``batches(...)`` as for in-memory
+datasets; ``shard_stream.py`` describes the order.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simclip.data.caption_dataset import CaptionDataset
+from simclip.data.image_dataset import ImageDataset
+from simclip.data.shard_decode import BadSample, SampleFormat
+from simclip.data.shard_index import INDEX_NAME, ShardIndex, read_index, scan_shards
+from simclip.data.spec import SPLITS, DatasetSpec, spec_error
+from simclip.data.tar_samples import ShardError, read_samples
+
+DEFAULT_SHUFFLE_BUFFER = 2000
+_BRACE = re.compile(r"\{([^{}]*)\}")
+_RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
+_LISTED_BAD = 100  # bad-sample messages kept for reports; the count goes on
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a sharded dataset is streamed (the spec options of the same names)."""
+
+    shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER
+    resample: bool = False
+    workers: int = 0
+    strict: bool = False
+
+
+@dataclass
+class ShardedDataset:
+    """Tar shards read on demand: images uint8 ``[C, S, S]`` with labels or captions.
+
+    Attributes:
+        shards: the shard files, in their listed order.
+        counts: samples per shard (from ``shards.json``, or counted once at opening).
+        sample_format: classes, image layout and what each sample must carry.
+        name: the spec string.
+        split: ``"train"`` or ``"test"``.
+        captions: batches carry captions (``load_caption_dataset``) instead of labels.
+        options: shuffle buffer, resampling, workers, strictness.
+        mean, std: per-channel pixel statistics in [0, 1] units from the index, or None.
+        bad_samples: samples skipped so far because they could not be used (in this process,
+            over all epochs); ``bad_messages`` names the first 100 with shard, key and reason.
+    """
+
+    shards: list[Path]
+    counts: list[int]
+    sample_format: SampleFormat
+    name: str
+    split: str
+    captions: bool = False
+    options: StreamOptions = field(default_factory=StreamOptions)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    bad_samples: int = 0
+    bad_messages: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names (empty when unlabelled)."""
+        return list(self.sample_format.classes)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (0 when unlabelled)."""
+        return len(self.sample_format.classes)
+
+    @property
+    def channels(self) -> int:
+        """Channels per image: 1 (grayscale) or 3 (RGB)."""
+        return self.sample_format.channels
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square images in pixels."""
+        return self.sample_format.image_size
+
+    def record_bad(self, messages: list[str]) -> None:
+        """Count skipped samples (``"SHARD, sample KEY: reason"``); warns at the first."""
+        if messages and self.bad_samples == 0:
+            warnings.warn(f"{self.name}: skipping samples that cannot be used, first {messages[0]} "
+                          "(counted in ShardedDataset.bad_samples; strict=1 raises instead)",
+                          stacklevel=3)
+        self.bad_samples += len(messages)
+        self.bad_messages += messages[:max(0, _LISTED_BAD - len(self.bad_messages))]
+
+    def to_memory(self, limit: int | None = None) -> ImageDataset | CaptionDataset:
+        """The first ``limit`` usable samples (all when None) in shard order, held in memory;
+        a ``CaptionDataset`` keeps every caption of each image."""
+        fmt, images, labels, captions, bad = self.sample_format, [], [], [], []
+        for sample in itertools.islice(self._usable(bad), limit):
+            images.append(fmt.pixels(sample))
+            labels.append(fmt.label(sample))
+            if self.captions:
+                captions.append(fmt.captions(sample))
+        self.record_bad(bad)
+        if not images:
+            raise ShardError(f"{self.name}: no usable samples in {len(self.shards)} shard(s)")
+        tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+        label_tensor = torch.tensor(labels, dtype=torch.int64) if fmt.labelled else None
+        if self.captions:
+            return CaptionDataset(images=tensor, captions=captions, name=self.name, split=self.split,
+                                  labels=label_tensor, classes=self.classes)
+        return ImageDataset(images=tensor, labels=label_tensor, classes=self.classes,
+                            name=self.name, split=self.split)
+
+    def _usable(self, bad: list[str]):
+        fmt = self.sample_format
+        for shard in self.shards:
+            for sample in read_samples(shard):
+                try:
+                    fmt.pixels(sample), fmt.label(sample)
+                    if self.captions:
+                        fmt.captions(sample)
+                except BadSample as err:
+                    if self.options.strict:
+                        raise ShardError(f"{sample.where()}: {err}") from None
+                    bad.append(f"{sample.where()}: {err}")
+                    continue
+                yield sample
+
+
+def load_sharded(parsed: DatasetSpec, split: str, image_size: int | None, *, strict: bool = False,
+                 captions: bool = False) -> ShardedDataset:
+    """Open the shards that the ``wds:`` spec ``parsed`` names (see the module docstring)."""
+    shards, index = resolve_shards(parsed, split)
+    if index.split and index.split != split:
+        raise ValueError(f"{parsed.text!r} holds the {index.split!r} split, not {split!r}; write "
+                         f"each split to its own folder, e.g. DIR/{index.split} and DIR/{split}")
+    channels = int(parsed.choice_option("channels", ("1", "3"), str(index.channels)))
+    if captions and not (index.captions or index.labels):
+        raise ValueError(f"{parsed.text!r} has neither captions nor labels, so no text for CLIP; "
+                         "write the shards from a captioned source")
+    source_kind = re.split(r"[:?]", index.source, maxsplit=1)[0]
+    fmt = SampleFormat(classes=tuple(index.classes), channels=channels,
+                       image_size=image_size or index.image_size, labelled=index.labels,
+                       captioned=index.captions, digit_templates=source_kind in ("digits", "mnist"))
+    options = StreamOptions(shuffle_buffer=parsed.int_option("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER,
+                                                             minimum=0),
+                            resample=parsed.bool_option("resample", False),
+                            workers=parsed.int_option("workers", 0, minimum=0),
+                            strict=strict or parsed.bool_option("strict", False))
+    same_pixels = channels == index.channels
+    return ShardedDataset(shards=shards, counts=[index.shards[str(p)] for p in shards],
+                          sample_format=fmt, name=parsed.text, split=split, captions=captions,
+                          options=options, mean=index.mean if same_pixels else None,
+                          std=index.std if same_pixels else None)
+
+
+def resolve_shards(parsed: DatasetSpec, split: str) -> tuple[list[Path], ShardIndex]:
+    """The shard files of a ``wds:`` spec and an index whose ``shards`` are keyed by their paths."""
+    raw = str(parsed.path)
+    if "{" in raw or "}" in raw:
+        try:
+            shards = [Path(p) for p in expand_braces(raw)]
+        except ValueError as err:
+            raise spec_error(parsed.text, str(err)) from None
+    elif parsed.path.is_file():
+        shards = [parsed.path]
+    elif parsed.path.is_dir():
+        return _folder_shards(parsed, parsed.path, split)
+    else:
+        raise spec_error(parsed.text, f"path {raw!r} does not exist")
+    missing = [str(p) for p in shards if not p.is_file()]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise spec_error(parsed.text, f"shard file(s) {', '.join(missing[:3])}{more} do not exist")
+    return shards, _index_for(shards)
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """Expand ``{A..B}`` (numbers, zero-padded to the width of A) and ``{x,y,z}`` groups, left
+    to right: ``"s/{00..02}.tar"`` -> ``["s/00.tar", "s/01.tar", "s/02.tar"]``."""
+    match = _BRACE.search(pattern)
+    if match is None:
+        if "{" in pattern or "}" in pattern:
+            raise ValueError(f"unbalanced or nested braces in {pattern!r}")
+        return [pattern]
+    body, head, tail = match.group(1), pattern[:match.start()], pattern[match.end():]
+    numbers = _RANGE.match(body)
+    if numbers:
+        first, last = int(numbers.group(1)), int(numbers.group(2))
+        if last < first:
+            raise ValueError(f"brace range {{{body}}} runs backwards")
+        width = len(numbers.group(1).lstrip("-"))
+        items = [f"{i:0{width}d}" for i in range(first, last + 1)]
+    elif "," in body:
+        items = body.split(",")
+    else:
+        raise ValueError(f"brace group {{{body}}} is neither a range A..B nor a list x,y")
+    return [f"{head}{item}{rest}" for item in items for rest in expand_braces(tail)]
+
+
+def _folder_shards(parsed: DatasetSpec, folder: Path, split: str) -> tuple[list[Path], ShardIndex]:
+    index = read_index(folder)
+    tars = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(".tar"))
+    if index is None and not tars and split in SPLITS and (folder / split).is_dir():
+        return _folder_shards(parsed, folder / split, split)
+    if index is None:
+        if not tars:
+            raise spec_error(parsed.text, f"{str(folder)!r} holds no .tar shards and no {INDEX_NAME}")
+        return tars, _keyed(scan_shards(tars), tars, tars)
+    shards = [folder / name for name in index.shards]
+    missing = [str(p) for p in shards if not p.is_file()]
+    if missing:
+        raise ShardError(f"{folder / INDEX_NAME} lists shard(s) that do not exist: "
+                         f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    return shards, _keyed(index, shards, [Path(name) for name in index.shards])
+
+
+def _index_for(shards: list[Path]) -> ShardIndex:
+    """The index beside ``shards`` (they must share one folder to use it), else a scan."""
+    folders = {p.parent for p in shards}
+    index = read_index(folders.pop()) if len(folders) == 1 else None
+    if index is None:
+        return _keyed(scan_shards(shards), shards, shards)
+    unlisted = [p for p in shards if p.name not in index.shards]
+    if unlisted:  # shards beside an index that does not list them: count them
+        counted = scan_shards(unlisted).shards
+        index = replace(index, shards={**index.shards, **{p.name: counted[str(p)] for p in unlisted}})
+    return _keyed(index, shards, [Path(p.name) for p in shards])
+
+
+def _keyed(index: ShardIndex, shards: list[Path], names: list[Path]) -> ShardIndex:
+    """``index`` with its counts keyed by ``str(shard)`` (``names[i]`` is shard i's key in it)."""
+    counts = {str(path): index.shards[str(name)] for path, name in zip(shards, names)}
+    return replace(index, shards=counts)
+
