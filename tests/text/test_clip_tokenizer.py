@@ -125,13 +125,16 @@ def test_special_token_text_is_not_injected(tok):
     assert tok.eot_token_id in open_clip.tokenizer._tokenizer.encode("a <end_of_text> b")
 
 
-@pytest.mark.parametrize("bad, err, match", [
-    (None, TypeError, "texts"),
-    ([1, 2], TypeError, "texts"),
-])
-def test_bad_texts(tok, bad, err, match):
-    with pytest.raises(err, match=match):
+@pytest.mark.parametrize("bad, match", [(None, "texts must be"), ([1, 2], r"texts\[0\] must be a str"),
+                                        (b"bytes", "texts must be"), (["ok", None], r"texts\[1\]")])
+def test_bad_texts(tok, bad, match):
+    with pytest.raises(TypeError, match=match):
         tok(bad)
+
+
+def test_any_iterable_of_texts(tok):
+    assert torch.equal(tok(("a", "b")), tok(["a", "b"]))
+    assert torch.equal(tok(t for t in ["a", "b"]), tok(["a", "b"]))
 
 
 def test_bad_options(tok):

@@ -2,9 +2,11 @@
 
 ``create_model(name)`` builds a named architecture (``list_models()``); ``load(source)`` reads
 OpenAI/OpenCLIP/simclip weights, inferring the architecture from tensor shapes, and returns
-``(model, preprocess)``. Every model offers ``encode_image``, ``encode_text`` and ``forward``.
+``(model, preprocess)``; ``save(model, path)`` writes weights with their config. Every model offers
+``encode_image``, ``encode_text`` and ``forward``.
 """
 
+from simclip.clip.checkpoint_io import checkpoint_metadata, save
 from simclip.clip.config import (OPENAI_MEAN, OPENAI_STD, CLIPConfig, CLIPTextConfig, CLIPVisionConfig,
                                  PreprocessConfig)
 from simclip.clip.convert import to_openai_layout, to_simclip_layout
@@ -18,6 +20,7 @@ from simclip.clip.pretrained import list_pretrained
 from simclip.text import Tokenizer
 
 __all__ = ["CLIP", "CLIPConfig", "CLIPTextConfig", "CLIPVisionConfig", "ImagePreprocess", "OPENAI_MEAN",
-           "OPENAI_STD", "PreprocessConfig", "Tokenizer", "create_model", "get_model_config",
-           "infer_config", "list_models", "list_pretrained", "load", "load_state_dict_exact",
-           "preprocess_tensor", "resize_grid_embedding", "to_openai_layout", "to_simclip_layout"]
+           "OPENAI_STD", "PreprocessConfig", "Tokenizer", "checkpoint_metadata", "create_model",
+           "get_model_config", "infer_config", "list_models", "list_pretrained", "load",
+           "load_state_dict_exact", "preprocess_tensor", "resize_grid_embedding", "save",
+           "to_openai_layout", "to_simclip_layout"]

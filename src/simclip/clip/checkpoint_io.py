@@ -5,6 +5,9 @@ only their state dict kept), ``torch.save`` files (read with ``weights_only=True
 and state dicts in memory; training wrappers (``{"state_dict": ...}``) and prefixes added by
 ``DistributedDataParallel`` (``module.``) or ``torch.compile`` (``_orig_mod.``) are removed. Besides the
 tensors, what a file says about its activation function is collected, as the shapes cannot say it.
+
+simclip writes its own checkpoints with the model's :class:`CLIPConfig` inside (:func:`save`): as
+safetensors metadata, or as a ``"clip_config"`` entry next to ``"state_dict"`` in a ``torch.save`` file.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ OPENAI_METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
 WRAPPER_KEYS = ("state_dict", "model")
 PREFIXES = ("module.", "_orig_mod.")
 OPEN_CLIP_CONFIG = "open_clip_config.json"
+CONFIG_KEY = "clip_config"
 
 
 @dataclass
@@ -33,12 +37,14 @@ class RawCheckpoint:
     ``quick_gelu_in_file``: the activation found in the file itself (module types of a TorchScript
     archive; OpenAI's metadata entries mean QuickGELU), ``None`` when it says nothing.
     ``open_clip_config``: the ``open_clip_config.json`` found next to the file, if any.
+    ``clip_config``: the ``CLIPConfig.to_dict()`` a simclip checkpoint carries, if any.
     """
 
     state_dict: dict[str, torch.Tensor]
     origin: str
     quick_gelu_in_file: bool | None = None
     open_clip_config: dict[str, Any] | None = None
+    clip_config: dict[str, Any] | None = None
 
 
 def read_checkpoint(source: str | Path | Mapping[str, Any]) -> RawCheckpoint:
@@ -49,6 +55,9 @@ def read_checkpoint(source: str | Path | Mapping[str, Any]) -> RawCheckpoint:
         raw = _read_file(Path(source))
     else:
         raise TypeError(f"source must be a path or a state dict, got {type(source).__name__}")
+    if isinstance(raw.state_dict, Mapping) and isinstance(raw.state_dict.get(CONFIG_KEY), Mapping):
+        raw.clip_config = dict(raw.state_dict[CONFIG_KEY])
+        raw.state_dict = {k: v for k, v in raw.state_dict.items() if k != CONFIG_KEY}
     raw.state_dict = _unwrap(raw.state_dict, raw.origin)
     if any(k in raw.state_dict for k in OPENAI_METADATA_KEYS):
         # Only OpenAI's released archives carry these entries; those models use QuickGELU.
@@ -56,7 +65,8 @@ def read_checkpoint(source: str | Path | Mapping[str, Any]) -> RawCheckpoint:
             raw.quick_gelu_in_file = True
         for key in OPENAI_METADATA_KEYS:
             raw.state_dict.pop(key, None)
-    bad = [k for k, v in raw.state_dict.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    bad = [k for k, v in raw.state_dict.items()
+           if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise ValueError(f"{raw.origin}: entries that are not name -> tensor: {bad[:10]}")
     return raw
@@ -70,7 +80,8 @@ def _read_file(path: Path) -> RawCheckpoint:
         magic = f.read(8)
     if path.suffix == ".safetensors" or (len(magic) == 8 and magic[:8] != b"PK\x03\x04" and
                                          _looks_like_safetensors(path, magic)):
-        return RawCheckpoint(_read_safetensors(path), str(path), open_clip_config=config)
+        tensors, clip_config = _read_safetensors(path)
+        return RawCheckpoint(tensors, str(path), open_clip_config=config, clip_config=clip_config)
     if magic[:4] == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(path) as z:
@@ -93,15 +104,42 @@ def _looks_like_safetensors(path: Path, magic: bytes) -> bool:
         return f.read(1) == b"{"
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    from safetensors import SafetensorError, safe_open
 
     try:
-        return load_file(str(path), device="cpu")
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            metadata = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"checkpoint file {path} is not a readable safetensors file "
                          f"(truncated or corrupt?): {err}") from None
+    if CONFIG_KEY not in metadata:
+        return tensors, None
+    try:
+        return tensors, json.loads(metadata[CONFIG_KEY])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"checkpoint file {path}: its {CONFIG_KEY!r} metadata is not JSON: {err}") from None
+
+
+def checkpoint_metadata(config) -> dict[str, str]:
+    """Safetensors metadata that makes a weights file self-describing: ``{"clip_config": json}``."""
+    return {CONFIG_KEY: json.dumps(config.to_dict())}
+
+
+def save(model, path: str | Path) -> Path:
+    """Write ``model`` (a :class:`~simclip.clip.CLIP`) with its config so ``load(path)`` rebuilds it
+    exactly: ``.safetensors`` (config in the metadata) or any other suffix (``torch.save`` of
+    ``{"clip_config": ..., "state_dict": ...}``)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if path.suffix == ".safetensors":
+        save_file(tensors, str(path), metadata=checkpoint_metadata(model.config))
+    else:
+        torch.save({CONFIG_KEY: model.config.to_dict(), "state_dict": tensors}, path)
+    return path
 
 
 def _read_torch_save(path: Path) -> Any:

@@ -52,8 +52,8 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
             downloads (once, into ``cache_dir``) the released weights of ``source``.
         quick_gelu: force the activation; by default the file (OpenAI archives: QuickGELU) or an
             ``open_clip_config.json`` beside it decides, else GELU with a warning.
-        config: build this architecture instead of inferring it from shapes (needed for simclip
-            checkpoints with an encoder image tower).
+        config: build this architecture instead of inferring it from shapes or taking the config a
+            simclip checkpoint carries (see :func:`save`).
         device: where the model is put.
 
     Raises ``ValueError`` listing missing, unexpected and mis-shaped parameters, or naming a damaged
@@ -66,19 +66,31 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
         source, hint = download_pretrained(source, pretrained, cache_dir=cache_dir)
     raw = read_checkpoint(source)
     state = to_simclip_layout(raw.state_dict)
-    model_cfg = (raw.open_clip_config or {}).get("model_cfg", {})
-    _check_open_clip_config(model_cfg, raw.origin)
-    act = decide_quick_gelu(quick_gelu, raw, hint, fallback=None if config is None else config.quick_gelu)
-    if config is None:
-        config = infer_config(state, act, raw.open_clip_config)
-    elif config.quick_gelu != act:
-        config = config.with_overrides(quick_gelu=act)
+    _check_open_clip_config((raw.open_clip_config or {}).get("model_cfg", {}), raw.origin)
+    config = _resolve_config(raw, state, config, quick_gelu, hint)
     with torch.device("meta"):  # no random initialisation: every value comes from the checkpoint
         model = CLIP(config)
     model = model.to_empty(device="cpu")
     load_state_dict_exact(model, state, raw.origin)
     model = model.to(device).eval()
     return model, ImagePreprocess(model.preprocess_cfg)
+
+
+def _resolve_config(raw: RawCheckpoint, state: dict[str, torch.Tensor], config: CLIPConfig | None,
+                    quick_gelu: bool | None, hint: bool | None) -> CLIPConfig:
+    """The caller's config, else the one the checkpoint carries, else one inferred from the shapes;
+    with the activation :func:`decide_quick_gelu` picks."""
+    if config is None and raw.clip_config is not None:
+        try:
+            config = CLIPConfig.from_dict(raw.clip_config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{raw.origin}: the CLIP config stored in it is invalid: {err}") from None
+        if raw.quick_gelu_in_file is None:
+            raw.quick_gelu_in_file = config.quick_gelu  # the config inside the file is the file's word
+    act = decide_quick_gelu(quick_gelu, raw, hint, fallback=None if config is None else config.quick_gelu)
+    if config is None:
+        return infer_config(state, act, raw.open_clip_config)
+    return config if config.quick_gelu == act else config.with_overrides(quick_gelu=act)
 
 
 def decide_quick_gelu(explicit: bool | None, raw: RawCheckpoint, hint: bool | None = None,

@@ -20,7 +20,7 @@ import torch
 
 from simclip.text.byte_bpe import END_OF_WORD, apply_merges, byte_to_char
 from simclip.text.cleaning import clean_text
-from simclip.text.packing import pack_token_ids
+from simclip.text.packing import as_text_list, pack_token_ids
 
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 NUM_MERGES = 49152 - 256 - 2  # the merges CLIP uses from the file (the rest are left out)
@@ -135,10 +135,7 @@ class Tokenizer:
         ``truncate="end"`` cuts a long text and keeps the end token last; ``"error"`` raises
         ``ValueError`` naming the text's index and length.
         """
-        if isinstance(texts, str):
-            texts = [texts]
-        elif not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
-            raise TypeError("texts must be a str or a sequence of str")
+        texts = as_text_list(texts)
         return pack_token_ids([self.encode(t) for t in texts], sot_id=self.sot_token_id,
                               eot_id=self.eot_token_id,
                               context_length=self.context_length if context_length is None

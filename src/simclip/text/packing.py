@@ -7,11 +7,24 @@ end-of-text token the largest id of its vocabulary, and padding uses id 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
 TRUNCATE_POLICIES = ("end", "error")
+
+
+def as_text_list(texts: str | Iterable[str]) -> list[str]:
+    """One string or an iterable of strings -> a list of strings; anything else is a ``TypeError``."""
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise TypeError(f"texts must be a str or an iterable of str, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
+    return texts
 
 
 def pack_token_ids(sequences: Sequence[Sequence[int]], *, sot_id: int, eot_id: int,

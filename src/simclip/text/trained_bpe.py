@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from simclip.text.cleaning import clean_text
-from simclip.text.packing import pack_token_ids
+from simclip.text.packing import as_text_list, pack_token_ids
 
 WORD_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 NUM_SPECIAL = 2  # start-of-text, end-of-text
@@ -79,10 +79,7 @@ class BPETokenizer:
     def __call__(self, texts: str | Sequence[str], context_length: int | None = None,
                  truncate: str = "end") -> torch.Tensor:
         """Tokenize ``texts`` into ``LongTensor[B, context_length]``; see :func:`pack_token_ids`."""
-        if isinstance(texts, str):
-            texts = [texts]
-        elif not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
-            raise TypeError("texts must be a str or a sequence of str")
+        texts = as_text_list(texts)
         encoded = self._backend.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)
         return pack_token_ids([e.ids for e in encoded], sot_id=self.sot_token_id,
                               eot_id=self.eot_token_id,
