@@ -1,0 +1,40 @@
+"""Evaluation of frozen encoders; every evaluator returns ``dict[str, float]``.
+
+- ``features``: ``extract_features`` / ``extract_text_features`` (one pass, no gradients).
+- ``knn``: InstDisc weighted kNN (Wu et al. 2018).
+- ``linear``: CLIP's L-BFGS logistic-regression probe (Radford et al. 2021, App. A.3).
+- ``zeroshot`` + ``templates``: prompt-ensembled zero-shot classification (CLIP sec. 3.1.4).
+- ``retrieval``: image<->text recall@k.
+- ``classification``: features once per split, then any of the classification protocols.
+"""
+
+from simclip.eval.classification import CLASSIFICATION_PROTOCOLS, evaluate_classification
+from simclip.eval.features import extract_features, extract_text_features
+from simclip.eval.knn import KNNEvaluator, knn_classify
+from simclip.eval.linear import DEFAULT_C_GRID, LinearProbeEvaluator, linear_probe
+from simclip.eval.logistic_regression import SoftmaxClassifier, fit_logistic_regression
+from simclip.eval.retrieval import RetrievalEvaluator, retrieval_recall
+from simclip.eval.templates import get_templates, list_template_sets
+from simclip.eval.zeroshot import ZeroShotEvaluator, rank_labels, zero_shot_classifier, zero_shot_eval
+
+__all__ = [
+    "CLASSIFICATION_PROTOCOLS",
+    "DEFAULT_C_GRID",
+    "KNNEvaluator",
+    "LinearProbeEvaluator",
+    "RetrievalEvaluator",
+    "SoftmaxClassifier",
+    "ZeroShotEvaluator",
+    "evaluate_classification",
+    "extract_features",
+    "extract_text_features",
+    "fit_logistic_regression",
+    "get_templates",
+    "knn_classify",
+    "linear_probe",
+    "list_template_sets",
+    "rank_labels",
+    "retrieval_recall",
+    "zero_shot_classifier",
+    "zero_shot_eval",
+]
