@@ -71,6 +71,9 @@ def test_hue_matches_colorsys_in_float64(rgb_batch):
     x = rgb_batch[:3, :, :6, :6].clone()
     x[0, :, 0, 0] = 0.4  # a gray pixel: hue undefined, must stay gray
     x[1, :, 0, 0] = torch.tensor([0.9, 0.9, 0.1])  # tie between red and green maxima
+    special = [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.2, 0.3, 0.9]]
+    for j, rgb in enumerate(special):  # ties with blue, black, white, primaries
+        x[2, :, 1, j] = torch.tensor(rgb)
     shifts = torch.tensor([0.13, -0.41, 0.5])
     torch.testing.assert_close(adjust_hue(x, shifts).double(), colorsys_hue_shift(x, shifts), atol=2e-6, rtol=0)
 

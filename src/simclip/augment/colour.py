@@ -66,31 +66,30 @@ def _saturation_(x: Tensor, factor: Tensor) -> Tensor:
     return x.mul_(f).add_(gray).clamp_(0.0, 1.0)
 
 
-def _is_max(value: Tensor, channel: Tensor) -> Tensor:
-    # 1.0 where the channel holds the maximum, else 0.0 (value - channel >= 0 has sign 0 or 1)
-    return torch.sign(value - channel).neg_().add_(1.0)
-
-
 def _hue(x: Tensor, shift: Tensor, out: Tensor | None = None) -> Tensor:
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
     value = x.amax(dim=1, keepdim=True)
-    chroma = value - x.amin(dim=1, keepdim=True)
-    # Hue in sixths of a turn, from the sector of the maximal channel (R first, then G, then B,
-    # as in colorsys); gray pixels have zero numerators, so their hue is 0.
-    red = _is_max(value, r)
-    green = _is_max(value, g).mul_(1.0 - red)
-    blue = 1.0 - red - green
-    hue = (g - b).mul_(red)
-    hue.add_((b - r).add_(chroma, alpha=2.0).mul_(green))
-    hue.add_((r - g).add_(chroma, alpha=4.0).mul_(blue))
-    hue.mul_(chroma.clamp_min(1e-12).reciprocal_())
-    # RGB from HSV: channel n (n = 5, 3, 1 for R, G, B) is V - chroma * clamp(2 - |k - 2|, 0, 1)
-    # with k = (n + hue) mod 6; the shift is added to the hue here.
+    chroma = x.amin(dim=1, keepdim=True).neg_().add_(value)
+    # Hue in sixths of a turn from the sector of the maximal channel, tested R, then G, then B as
+    # colorsys does: (g - b)/c, 2 + (b - r)/c or 4 + (r - g)/c. With not_r = 0 where R is maximal
+    # and 1 elsewhere (the sign of value - r), not_g likewise, and s = r + g + b, the three cases
+    # are one expression: c * hue = (g - b) + not_r * ((3b + 2c - s) + not_g * (3r + 2c - s)).
+    # Gray pixels have a zero numerator, hence hue 0. The result lies in [-1, 5].
+    not_r = torch.sub(value, r).sign_()
+    not_g = torch.sub(value, g).sign_()
+    base = x.sum(dim=1, keepdim=True).neg_().add_(chroma, alpha=2.0)
+    hue = torch.add(base, r, alpha=3.0).mul_(not_g).add_(base).add_(b, alpha=3.0).mul_(not_r)
+    hue.add_(g).sub_(b).div_(torch.clamp_min(chroma, 1e-12, out=not_g))
+    # RGB from HSV: channel n (n = 5, 3, 1 for R, G, B) is value - chroma * ramp(k) with
+    # k = (n + hue + shift) mod 6 and ramp(k) = clamp(2 - |k - 2|, 0, 1). Reducing n + shift
+    # mod 6 per sample leaves k in [-1, 11), where the distance from k to the nearest point of
+    # 2 + 6Z is ||k - 5| - 3|: the periodic ramp without an image-sized modulo.
     offsets = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
-    k = hue + (offsets + 6.0 * shift.view(-1, 1)).view(-1, 3, 1, 1)
-    k.sub_(torch.floor(k / 6.0).mul_(6.0))
-    ramp = k.sub_(2.0).abs_().neg_().add_(2.0).clamp_(0.0, 1.0)
-    return torch.addcmul(value, ramp, chroma, value=-1.0, out=out).clamp_(0.0, 1.0)
+    offsets = torch.remainder(offsets + 6.0 * shift.view(-1, 1), 6.0).view(-1, 3, 1, 1)
+    # x's channels are no longer read below, so out may be x itself
+    k = torch.add(hue, offsets, out=out)
+    ramp = k.sub_(5.0).abs_().sub_(3.0).abs_().neg_().add_(2.0).clamp_(0.0, 1.0)
+    return torch.addcmul(value, ramp, chroma, value=-1.0, out=ramp).clamp_(0.0, 1.0)
 
 
 def _hue_(x: Tensor, shift: Tensor) -> Tensor:
