@@ -191,3 +191,11 @@ def test_cuda_views_match_cpu_views():
     cuda = policy(images.cuda(), generator=seeded(8))
     assert cuda.device.type == "cuda"
     torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-4, rtol=0)
+
+
+def test_policy_without_size_keeps_the_input_size():
+    policy = create_policy("simclr-cifar")
+    assert policy(uint8_images(3, 3, 20), generator=seeded(9)).shape == (3, 3, 20, 20)
+    assert policy(uint8_images(3, 3, 12), generator=seeded(9)).shape == (3, 3, 12, 12)
+    with pytest.raises(ValueError, match="size"):
+        create_policy("simclr", size=0)

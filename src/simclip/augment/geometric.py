@@ -105,17 +105,18 @@ class RandomResizedCrop(RandomOp):
     """Crop a random box per sample (area fraction in ``scale``, aspect in ``ratio``) and resize.
 
     Defaults are SimCLR's ImageNet values (Inception-style crop: scale ``(0.08, 1)``, ratio
-    ``(3/4, 4/3)``). Always applied; changes the spatial size to ``size``.
+    ``(3/4, 4/3)``). Always applied; the output has spatial size ``size`` (an int means a square;
+    ``None`` keeps the input's size).
     """
 
     def __init__(
         self,
-        size: int | tuple[int, int],
+        size: int | tuple[int, int] | None = None,
         scale: tuple[float, float] = (0.08, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
     ) -> None:
         super().__init__(p=1.0)
-        self.size = check_size(size)
+        self.size = None if size is None else check_size(size)
         self.scale = check_range(scale, "scale", low=0.0)
         if self.scale[1] <= 0.0:
             raise ValueError(f"scale must have a positive max, got {scale!r}")
@@ -124,14 +125,14 @@ class RandomResizedCrop(RandomOp):
             raise ValueError(f"ratio must be positive, got {ratio!r}")
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return self.size
+        return self.size if self.size is not None else (height, width)
 
     def sample(self, shape: torch.Size, generator: torch.Generator | None) -> dict[str, Tensor]:
         boxes = sample_crop_boxes(shape[0], shape[2], shape[3], self.scale, self.ratio, generator)
         return {"boxes": boxes}
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        return resized_crop(x, params["boxes"], self.size)
+        return resized_crop(x, params["boxes"], self.output_size(x.shape[2], x.shape[3]))
 
     def repr_fields(self) -> dict[str, Any]:
         return {"size": self.size, "scale": self.scale, "ratio": self.ratio}

@@ -98,16 +98,18 @@ def policy_config(name: str, **overrides: Any) -> PolicyConfig:
     return dataclasses.replace(_POLICIES[name], **overrides)
 
 
-def build_policy(config: PolicyConfig, size: int, channels: int = 3) -> Compose:
+def build_policy(config: PolicyConfig, size: int | None = None, channels: int = 3) -> Compose:
     """The op chain of ``config`` for ``channels``-channel images, producing ``size x size``.
+
+    ``size=None`` keeps each input batch's spatial size.
 
     Raises:
         ValueError: ``size`` or ``channels`` is not a positive int, or the config has colour ops
             and ``channels`` is neither 1 nor 3. On one channel the colour ops reduce to
             brightness and contrast jitter (a gray image has no saturation or hue).
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise ValueError(f"size must be None or a positive int, got {size!r}")
     if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
         raise ValueError(f"channels must be a positive int, got {channels!r}")
     if config.uses_colour:
@@ -124,13 +126,14 @@ def build_policy(config: PolicyConfig, size: int, channels: int = 3) -> Compose:
     return Compose(ops, size=size, channels=channels)
 
 
-def create_policy(name: str, size: int, channels: int = 3, **overrides: Any) -> Compose:
+def create_policy(name: str, size: int | None = None, channels: int = 3, **overrides: Any) -> Compose:
     """Build a named policy (see :func:`list_policies`) for ``channels``-channel images.
 
     Args:
         name: ``"simclr"`` (ImageNet), ``"simclr-cifar"`` (s = 0.5, no blur) or ``"simclr-gray"``
             (crop and flip only).
-        size: output side; views are ``[B, channels, size, size]``.
+        size: output side; views are ``[B, channels, size, size]``. ``None`` keeps the input's
+            spatial size.
         channels: channels of the input images.
         **overrides: :class:`PolicyConfig` fields, e.g. ``crop_scale=(0.2, 1.0)``.
 
