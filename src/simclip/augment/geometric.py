@@ -106,7 +106,8 @@ class RandomResizedCrop(RandomOp):
 
     Defaults are SimCLR's ImageNet values (Inception-style crop: scale ``(0.08, 1)``, ratio
     ``(3/4, 4/3)``). Always applied; the output has spatial size ``size`` (an int means a square;
-    ``None`` keeps the input's size).
+    ``None`` keeps the input's size). Resizing is bilinear, as torchvision's; SimCLR's TensorFlow
+    code resizes bicubically and tries up to 100 boxes instead of 10.
     """
 
     def __init__(
