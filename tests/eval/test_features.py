@@ -1,3 +1,5 @@
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -60,6 +62,9 @@ def test_runs_without_gradients_and_in_eval_mode():
     assert not features.requires_grad
     assert torch.equal(model[2].running_mean, running_mean)  # batch-norm statistics untouched
     assert wrapper.training and model.training  # restored afterwards
+    state.clear()
+    extract_features(functools.partial(wrapper.encode_image), images(4))
+    assert state["training"] is False and model.training
 
 
 def test_bad_inputs():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
@@ -25,9 +26,9 @@ def extract_features(
 
     Args:
         encode: maps a float batch ``[B, C, H, W]`` to features ``[B, F]``; callers pass
-            ``model.encode_image``. If it is a method of an ``nn.Module`` that is in training mode,
-            the module is put in eval mode for the extraction (batch-norm statistics must not move)
-            and restored afterwards.
+            ``model.encode_image``. If it is a method of an ``nn.Module`` (or a ``partial`` of one)
+            that is in training mode, the module is put in eval mode for the extraction (batch-norm
+            statistics must not move) and restored afterwards.
         images: uint8 ``[N, C, H, W]`` (converted to float in [0, 1]), or an iterable of such batches
             (a batch may also be a tuple/list whose first element is the image tensor, as a
             ``DataLoader`` yields). Floating-point batches are taken as already converted.
@@ -128,7 +129,12 @@ def _check_output(name: str, features: object, rows: int) -> Tensor:
 
 @contextlib.contextmanager
 def eval_mode(encode: Callable) -> Iterator[None]:
-    """Within the block, the ``nn.Module`` that ``encode`` is a method of (if any) is in eval mode."""
+    """Within the block, the ``nn.Module`` that ``encode`` is a method of (if any) is in eval mode.
+
+    ``functools.partial(model.encode_image, normalize=True)`` counts as a method of ``model``.
+    """
+    while isinstance(encode, functools.partial):
+        encode = encode.func
     owner = getattr(encode, "__self__", None)
     if not isinstance(owner, nn.Module) or not owner.training:
         yield
