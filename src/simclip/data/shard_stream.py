@@ -17,7 +17,8 @@ The order of an epoch, for a fixed number of ranks and workers, is a pure functi
 With ``drop_last=True`` (the training loop's setting) every rank yields exactly
 ``steps_per_epoch(len(dataset), batch_size, True, world_size)`` full batches, so ranks step
 together; a slot whose shards run out first reads them again in a new order, as
-``DistributedSampler`` pads a short rank. With ``drop_last=False`` each slot yields its samples
+``DistributedSampler`` pads a short rank, and a slot with more samples than its batches take
+leaves the rest for a later epoch's order. With ``drop_last=False`` each slot yields its samples
 once, its last batch possibly short. With resampling each slot draws shards with replacement
 from all shards, an endless stream of which an epoch takes ``steps_per_epoch`` batches.
 
@@ -113,7 +114,7 @@ def plan_epoch(dataset: ShardedDataset, batch_size: int, *, shuffle: bool = True
                          f"{batch_size * world_size}; lower batch_size or pass drop_last=False")
     options = dataset.options
     return EpochPlan(shards=tuple(map(str, dataset.shards)), counts=tuple(dataset.counts),
-                     sample_format=dataset.sample_format, captions=dataset.captions,
+                     sample_format=dataset.sample_format, captions=dataset.with_captions,
                      batch_size=batch_size, steps=steps if drop_last or options.resample else None,
                      start=start, shuffle=shuffle, seed=seed, epoch=epoch, rank=rank,
                      world_size=world_size, buffer=options.shuffle_buffer if shuffle else 0,

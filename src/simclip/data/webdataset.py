@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -60,7 +61,7 @@ class ShardedDataset:
         sample_format: classes, image layout and what each sample must carry.
         name: the spec string.
         split: ``"train"`` or ``"test"``.
-        captions: batches carry captions (``load_caption_dataset``) instead of labels.
+        with_captions: batches carry captions (``load_caption_dataset``) instead of labels.
         options: shuffle buffer, resampling, workers, strictness.
         mean, std: per-channel pixel statistics in [0, 1] units from the index, or None.
         bad_samples: samples skipped so far because they could not be used (in this process,
@@ -72,7 +73,7 @@ class ShardedDataset:
     sample_format: SampleFormat
     name: str
     split: str
-    captions: bool = False
+    with_captions: bool = False
     options: StreamOptions = field(default_factory=StreamOptions)
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -114,42 +115,42 @@ class ShardedDataset:
     def to_memory(self, limit: int | None = None) -> ImageDataset | CaptionDataset:
         """The first ``limit`` usable samples (all when None) in shard order, held in memory;
         a ``CaptionDataset`` keeps every caption of each image."""
-        fmt, images, labels, captions, bad = self.sample_format, [], [], [], []
-        for sample in itertools.islice(self._usable(bad), limit):
-            images.append(fmt.pixels(sample))
-            labels.append(fmt.label(sample))
-            if self.captions:
-                captions.append(fmt.captions(sample))
+        bad: list[str] = []
+        decoded = list(itertools.islice(self._decoded(bad), limit))
         self.record_bad(bad)
-        if not images:
+        if not decoded:
             raise ShardError(f"{self.name}: no usable samples in {len(self.shards)} shard(s)")
+        images, labels, captions = zip(*decoded)
         tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-        label_tensor = torch.tensor(labels, dtype=torch.int64) if fmt.labelled else None
-        if self.captions:
-            return CaptionDataset(images=tensor, captions=captions, name=self.name, split=self.split,
-                                  labels=label_tensor, classes=self.classes)
+        label_tensor = torch.tensor(labels, dtype=torch.int64) if self.sample_format.labelled else None
+        if self.with_captions:
+            return CaptionDataset(images=tensor, captions=list(captions), name=self.name,
+                                  split=self.split, labels=label_tensor, classes=self.classes)
         return ImageDataset(images=tensor, labels=label_tensor, classes=self.classes,
                             name=self.name, split=self.split)
 
-    def _usable(self, bad: list[str]):
+    def _decoded(self, bad: list[str]) -> Iterator[tuple[np.ndarray, int | None, list[str] | None]]:
+        """``(pixels [S, S, C], label, captions)`` of each usable sample in shard order."""
         fmt = self.sample_format
         for shard in self.shards:
             for sample in read_samples(shard):
                 try:
-                    fmt.pixels(sample), fmt.label(sample)
-                    if self.captions:
-                        fmt.captions(sample)
+                    yield (fmt.pixels(sample), fmt.label(sample),
+                           fmt.captions(sample) if self.with_captions else None)
                 except BadSample as err:
                     if self.options.strict:
                         raise ShardError(f"{sample.where()}: {err}") from None
                     bad.append(f"{sample.where()}: {err}")
-                    continue
-                yield sample
 
 
 def load_sharded(parsed: DatasetSpec, split: str, image_size: int | None, *, strict: bool = False,
                  captions: bool = False) -> ShardedDataset:
     """Open the shards that the ``wds:`` spec ``parsed`` names (see the module docstring)."""
+    options = StreamOptions(shuffle_buffer=parsed.int_option("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER,
+                                                             minimum=0),
+                            resample=parsed.bool_option("resample", False),
+                            workers=parsed.int_option("workers", 0, minimum=0),
+                            strict=strict or parsed.bool_option("strict", False))
     shards, index = resolve_shards(parsed, split)
     if index.split and index.split != split:
         raise ValueError(f"{parsed.text!r} holds the {index.split!r} split, not {split!r}; write "
@@ -162,14 +163,9 @@ def load_sharded(parsed: DatasetSpec, split: str, image_size: int | None, *, str
     fmt = SampleFormat(classes=tuple(index.classes), channels=channels,
                        image_size=image_size or index.image_size, labelled=index.labels,
                        captioned=index.captions, digit_templates=source_kind in ("digits", "mnist"))
-    options = StreamOptions(shuffle_buffer=parsed.int_option("shuffle_buffer", DEFAULT_SHUFFLE_BUFFER,
-                                                             minimum=0),
-                            resample=parsed.bool_option("resample", False),
-                            workers=parsed.int_option("workers", 0, minimum=0),
-                            strict=strict or parsed.bool_option("strict", False))
     same_pixels = channels == index.channels
     return ShardedDataset(shards=shards, counts=[index.shards[str(p)] for p in shards],
-                          sample_format=fmt, name=parsed.text, split=split, captions=captions,
+                          sample_format=fmt, name=parsed.text, split=split, with_captions=captions,
                           options=options, mean=index.mean if same_pixels else None,
                           std=index.std if same_pixels else None)
 
