@@ -31,7 +31,8 @@ def test_list_policies_names_the_three_recipes():
 
 
 def test_unknown_policy_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown augmentation policy 'simclr-imagenet'.*simclr, simclr-cifar, simclr-gray"):
+    expected = "unknown augmentation policy 'simclr-imagenet'.*simclr, simclr-cifar, simclr-gray"
+    with pytest.raises(ValueError, match=expected):
         create_policy("simclr-imagenet", size=32)
 
 
@@ -42,11 +43,13 @@ def test_unknown_override_is_named():
 
 def test_simclr_policy_has_the_papers_imagenet_defaults():
     ops = create_policy("simclr", size=224).ops
-    assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip, ColorJitter, RandomGrayscale, GaussianBlur]
+    expected = [RandomResizedCrop, RandomHorizontalFlip, ColorJitter, RandomGrayscale, GaussianBlur]
+    assert [type(op) for op in ops] == expected
     crop, flip, jitter, gray, blur = ops
     assert crop.size == (224, 224) and crop.scale == (0.08, 1.0) and crop.ratio == pytest.approx((3 / 4, 4 / 3))
     assert flip.p == 0.5
-    assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue, jitter.p) == pytest.approx((0.8, 0.8, 0.8, 0.2, 0.8))
+    amplitudes = (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue, jitter.p)
+    assert amplitudes == pytest.approx((0.8, 0.8, 0.8, 0.2, 0.8))
     assert jitter.random_order
     assert gray.p == 0.2
     assert blur.p == 0.5 and blur.sigma == (0.1, 2.0) and blur.kernel_size is None

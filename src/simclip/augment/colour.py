@@ -7,8 +7,9 @@ grayscale) are the identity on one-channel images, which have no colour; they ne
 ``{1, 3}``.
 
 The underscore variants overwrite their input and return it; they exist for callers that own
-it (colour jitter runs four of them back to back on slices of one working batch). They use only float arithmetic on image-sized tensors:
-``torch.where``, ``remainder`` and boolean masks are several times slower on the CPU.
+it (colour jitter runs four of them back to back on slices of one working batch). They use only
+float arithmetic on image-sized tensors: ``torch.where``, ``remainder`` and boolean masks are
+several times slower on the CPU.
 """
 
 from __future__ import annotations

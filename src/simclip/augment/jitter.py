@@ -125,8 +125,8 @@ class ColorJitter(RandomOp):
         b, n = x.shape[0], len(_ADJUSTMENTS)
         order = params.get("order", torch.arange(n).expand(b, -1))
         # Sort key per adjustment; n groups the samples that stay unchanged at a stage.
-        key_of = torch.tensor([k if getattr(self, name) > 0 else n for k, (name, _) in enumerate(_ADJUSTMENTS)])
-        key_of = torch.cat([key_of, torch.tensor([n])])
+        keys = [k if getattr(self, name) > 0 else n for k, (name, _) in enumerate(_ADJUSTMENTS)]
+        key_of = torch.tensor([*keys, n])
         y, rows = x, torch.arange(b)  # y's row i holds input sample rows[i]
         for stage in order.unbind(1):
             key = key_of[torch.where(selected, stage, n)]

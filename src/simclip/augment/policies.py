@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from simclip.augment.base import RandomOp
 from simclip.augment.colour import check_colour_channels
 from simclip.augment.compose import Compose
 from simclip.augment.filters import GaussianBlur
@@ -114,7 +115,7 @@ def build_policy(config: PolicyConfig, size: int | None = None, channels: int = 
         raise ValueError(f"channels must be a positive int, got {channels!r}")
     if config.uses_colour:
         check_colour_channels(channels, "a policy with colour jitter or grayscale")
-    ops: list = [RandomResizedCrop(size, scale=config.crop_scale, ratio=config.crop_ratio)]
+    ops: list[RandomOp] = [RandomResizedCrop(size, scale=config.crop_scale, ratio=config.crop_ratio)]
     if config.flip_p > 0:
         ops.append(RandomHorizontalFlip(config.flip_p))
     if config.jitter_strength > 0 and config.jitter_p > 0:
