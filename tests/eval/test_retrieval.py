@@ -55,8 +55,13 @@ def naive_recall(images, texts, owner, ks):
     sims = images @ texts.T
     result = {}
     for k in ks:
-        i2t = [bool(set(sims[i].argsort(descending=True)[:k].tolist()) & set((owner == i).nonzero()[:, 0].tolist())) for i in range(len(images))]
-        t2i = [int(owner[j]) in sims[:, j].argsort(descending=True)[:k].tolist() for j in range(len(texts))]
+        i2t, t2i = [], []
+        for i in range(len(images)):
+            top_texts = set(sims[i].argsort(descending=True)[:k].tolist())
+            own_texts = {j for j in range(len(texts)) if owner[j] == i}
+            i2t.append(bool(top_texts & own_texts))
+        for j in range(len(texts)):
+            t2i.append(int(owner[j]) in sims[:, j].argsort(descending=True)[:k].tolist())
         result[f"image_to_text_R@{k}"] = 100.0 * sum(i2t) / len(i2t)
         result[f"text_to_image_R@{k}"] = 100.0 * sum(t2i) / len(t2i)
     return result
@@ -98,4 +103,5 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="text_features has feature width 2"):
         retrieval_recall(images, texts[:, :2], owner)
     with pytest.raises(TypeError, match="texts must be a list of str"):
-        RetrievalEvaluator().run(lambda x: x.flatten(1), None, None, torch.zeros(1, 1, 1, 1, dtype=torch.uint8), "one caption", owner[:1])
+        pixels = torch.zeros(1, 1, 1, 1, dtype=torch.uint8)
+        RetrievalEvaluator().run(lambda x: x.flatten(1), None, None, pixels, "one caption", owner[:1])

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import balanced_accuracy_score
 
 from simclip.eval.zeroshot import ZeroShotEvaluator, rank_labels, zero_shot_classifier, zero_shot_eval
@@ -67,7 +68,8 @@ def test_eval_is_cosine_and_matches_sklearn_balanced_accuracy():
     features = torch.randn(300, 5, generator=generator)
     labels = torch.randint(0, 7, (300,), generator=generator)
     result = zero_shot_eval(features, labels, classifier, batch_size=64)
-    predictions = (torch.nn.functional.normalize(features.double(), dim=1) @ torch.nn.functional.normalize(classifier.double(), dim=1).T).argmax(1)
+    cosine = F.normalize(features.double(), dim=1) @ F.normalize(classifier.double(), dim=1).T
+    predictions = cosine.argmax(1)
     assert result["zeroshot_top1"] == pytest.approx(100.0 * (predictions == labels).double().mean().item())
     expected = 100.0 * balanced_accuracy_score(labels.numpy(), predictions.numpy())
     assert result["zeroshot_mean_per_class_recall"] == pytest.approx(expected)

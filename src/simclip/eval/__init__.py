@@ -15,7 +15,12 @@ from simclip.eval.linear import DEFAULT_C_GRID, LinearProbeEvaluator, linear_pro
 from simclip.eval.logistic_regression import SoftmaxClassifier, fit_logistic_regression
 from simclip.eval.retrieval import RetrievalEvaluator, retrieval_recall
 from simclip.eval.templates import get_templates, list_template_sets
-from simclip.eval.zeroshot import ZeroShotEvaluator, rank_labels, zero_shot_classifier, zero_shot_eval
+from simclip.eval.zeroshot import (
+    ZeroShotEvaluator,
+    rank_labels,
+    zero_shot_classifier,
+    zero_shot_eval,
+)
 
 __all__ = [
     "CLASSIFICATION_PROTOCOLS",

@@ -25,7 +25,8 @@ def check_features(name: str, features: object, dim: int | None = None) -> Tenso
         raise ValueError(f"{name} is empty (0 rows)")
     if dim is not None and features.shape[1] != dim:
         raise ValueError(
-            f"{name} has feature width {features.shape[1]}, expected {dim} to match the other features"
+            f"{name} has feature width {features.shape[1]}, expected {dim} "
+            "to match the other features"
         )
     if not torch.isfinite(features).all():
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -41,7 +42,9 @@ def check_labels(name: str, labels: object, length: int, num_classes: int | None
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor, got dtype {labels.dtype}")
     if labels.shape[0] != length:
-        raise ValueError(f"{name} has {labels.shape[0]} entries but the features have {length} rows")
+        raise ValueError(
+            f"{name} has {labels.shape[0]} entries but the features have {length} rows"
+        )
     labels = labels.detach().to(device="cpu", dtype=torch.int64)
     if labels.numel() and int(labels.min()) < 0:
         raise ValueError(f"{name} contains negative class indices (min {int(labels.min())})")

@@ -18,7 +18,7 @@ from simclip.eval.linear import linear_probe
 
 
 class LabelledImages(Protocol):
-    """What the evaluators need of a dataset: uint8 ``images`` ``[N, C, H, W]``, int64 ``labels`` ``[N]``."""
+    """What the evaluators need of a dataset: uint8 ``images`` [N, C, H, W], ``labels`` [N]."""
 
     images: Tensor
     labels: Tensor
@@ -36,7 +36,8 @@ CLASSIFICATION_PROTOCOLS: dict[str, FeatureProtocol] = {
 def _split(name: str, dataset: object) -> tuple[Tensor, Tensor]:
     missing = [attr for attr in ("images", "labels") if not hasattr(dataset, attr)]
     if missing:
-        raise TypeError(f"{name} must have .images and .labels; {type(dataset).__name__} lacks .{missing[0]}")
+        kind = type(dataset).__name__
+        raise TypeError(f"{name} must have .images and .labels; {kind} lacks .{missing[0]}")
     return dataset.images, dataset.labels
 
 
@@ -59,7 +60,8 @@ def evaluate_classification(
         train_dataset, test_dataset: objects with ``.images`` and ``.labels``.
         protocols: names from ``CLASSIFICATION_PROTOCOLS`` (``"knn"``, ``"linear"``).
         batch_size, device, transform, progress: passed to ``extract_features``.
-        options: per-protocol keyword arguments, e.g. ``{"knn": {"k": 20}, "linear": {"c_grid": [1.0]}}``.
+        options: per-protocol keyword arguments,
+            e.g. ``{"knn": {"k": 20}, "linear": {"c_grid": [1.0]}}``.
 
     Returns:
         The protocols' results merged into one dict (``knn_top1``, ``linear_top1``, ...).

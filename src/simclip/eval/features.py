@@ -1,4 +1,4 @@
-"""Frozen-feature extraction: run an image encoder over a dataset once, in batches, without gradients."""
+"""Frozen-feature extraction: run an encoder over a dataset once, in batches, without gradients."""
 
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ def extract_features(
             ``model.encode_image``. If it is a method of an ``nn.Module`` (or a ``partial`` of one)
             that is in training mode, the module is put in eval mode for the extraction (batch-norm
             statistics must not move) and restored afterwards.
-        images: uint8 ``[N, C, H, W]`` (converted to float in [0, 1]), or an iterable of such batches
-            (a batch may also be a tuple/list whose first element is the image tensor, as a
-            ``DataLoader`` yields). Floating-point batches are taken as already converted.
+        images: uint8 ``[N, C, H, W]`` (converted to float in [0, 1]), or an iterable of such
+            batches (a batch may also be a tuple/list whose first element is the image tensor, as
+            a ``DataLoader`` yields). Floating-point batches are taken as already converted.
         batch_size: rows per forward pass when ``images`` is a single tensor.
         device: where the batches are sent; ``encode``'s module must live there.
-        transform: applied to each float batch on ``device`` after the [0, 1] conversion (e.g. CLIP's
-            resize + mean/std normalisation). SimCLR models normalise internally and need none.
+        transform: applied to each float batch on ``device`` after the [0, 1] conversion
+            (e.g. CLIP's resize + mean/std normalisation). SimCLR models normalise internally.
         progress: show a tqdm bar.
     """
     if not callable(encode):
@@ -58,7 +58,7 @@ def extract_features(
         raise ValueError("images is empty: no batches to encode")
     widths = {o.shape[1] for o in outputs}
     if len(widths) > 1:
-        raise ValueError(f"encode returned different feature widths across batches: {sorted(widths)}")
+        raise ValueError(f"encode returned different feature widths across batches: {widths}")
     return torch.cat(outputs)
 
 
@@ -102,7 +102,8 @@ def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterator[Ten
         yield from images.split(batch_size)
         return
     if not isinstance(images, Iterable):
-        raise TypeError(f"images must be a Tensor or an iterable of batches, got {type(images).__name__}")
+        kind = type(images).__name__
+        raise TypeError(f"images must be a Tensor or an iterable of batches, got {kind}")
     for i, batch in enumerate(images):
         if isinstance(batch, (tuple, list)) and batch:
             batch = batch[0]
@@ -123,7 +124,7 @@ def _to_float(x: Tensor) -> Tensor:
 def _check_output(name: str, features: object, rows: int) -> Tensor:
     if not isinstance(features, Tensor) or features.ndim != 2 or features.shape[0] != rows:
         shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
-        raise ValueError(f"{name} must return features [{rows}, F] for a batch of {rows}, got {shape}")
+        raise ValueError(f"{name} must return features [{rows}, F] for {rows} inputs, got {shape}")
     return features.float().cpu()
 
 

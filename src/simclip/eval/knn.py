@@ -81,7 +81,8 @@ def knn_classify(
     check_positive_int("batch_size", batch_size)
     num_classes = resolve_num_classes(num_classes, train_y, test_y)
     if k > train.shape[0]:
-        warnings.warn(f"k={k} exceeds the {train.shape[0]} training points; using k={train.shape[0]}")
+        n = train.shape[0]
+        warnings.warn(f"k={k} exceeds the {n} training points; using k={n}", stacklevel=2)
         k = train.shape[0]
     train = F.normalize(train, dim=1)
     top1, top5 = [], []
@@ -94,7 +95,7 @@ def knn_classify(
 
 
 class KNNEvaluator:
-    """Weighted kNN protocol on an encoder: ``run(encode, train_images, ...) -> {"knn_top1", ...}``."""
+    """Weighted kNN on an encoder: ``run(encode, train_images, ...) -> {"knn_top1", ...}``."""
 
     def __init__(
         self,

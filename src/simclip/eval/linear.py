@@ -68,7 +68,7 @@ def select_c(
     refine_steps: int = 3,
     max_iter: int = 1000,
 ) -> tuple[float, SoftmaxClassifier]:
-    """Best ``C`` on ``val``: a sweep over ``c_grid``, then ``refine_steps`` bisections in log space.
+    """Best ``C`` on ``val``: a sweep over ``c_grid``, then ``refine_steps`` bisections (log space).
 
     The sweep runs from strong to weak regularisation, warm-starting each fit from the previous
     solution (a regularisation path), which keeps the search cheap. The refinement is a bracketing
@@ -170,7 +170,7 @@ def linear_probe(
     else:
         fit_idx, val_idx = stratified_split(train_y, val_fraction, seed)
         if val_idx.numel() == 0:
-            raise ValueError("val_fraction leaves no held-out rows to choose C; use more training data")
+            raise ValueError("val_fraction leaves no held-out rows to choose C; add training data")
         fit, val = (train[fit_idx], train_y[fit_idx]), (train[val_idx], train_y[val_idx])
         c, init = select_c(fit, val, num_classes, c_grid, refine_steps, max_iter)
     clf = fit_logistic_regression(train, train_y, num_classes, c, max_iter=max_iter, init=init)
@@ -183,7 +183,7 @@ def linear_probe(
 
 
 class LinearProbeEvaluator:
-    """Linear-probe protocol on an encoder: ``run(encode, train_images, ...) -> {"linear_top1", ...}``."""
+    """Linear probe on an encoder: ``run(encode, train_images, ...) -> {"linear_top1", ...}``."""
 
     def __init__(
         self,
@@ -195,7 +195,9 @@ class LinearProbeEvaluator:
         device: str | torch.device = "cpu",
         transform=None,
     ) -> None:
-        self.probe_kwargs = dict(val_fraction=val_fraction, seed=seed, c_grid=c_grid, max_iter=max_iter)
+        self.probe_kwargs = dict(
+            val_fraction=val_fraction, seed=seed, c_grid=c_grid, max_iter=max_iter
+        )
         self.feature_kwargs = dict(batch_size=batch_size, device=device, transform=transform)
 
     def run(

@@ -43,8 +43,8 @@ def logistic_loss_and_grad(
     n = features.shape[0]
     log_probs = torch.log_softmax(torch.addmm(bias, features, weight.T), dim=1)
     loss = -log_probs.gather(1, labels).sum() / n + 0.5 * l2 * weight.square().sum()
-    residual = log_probs.exp_().scatter_add_(1, labels, torch.full_like(labels, -1, dtype=log_probs.dtype))
-    residual /= n
+    minus_one = torch.full_like(labels, -1, dtype=log_probs.dtype)
+    residual = log_probs.exp_().scatter_add_(1, labels, minus_one).div_(n)
     # residual.T @ features reads the big matrix row-major; features.T @ residual is several
     # times slower on CPU (strided access).
     return loss, torch.addmm(weight, residual.T, features, alpha=1.0, beta=l2), residual.sum(0)
@@ -92,7 +92,9 @@ def fit_logistic_regression(
 
     def closure() -> Tensor:
         with torch.no_grad():
-            loss, weight.grad, bias.grad = logistic_loss_and_grad(features, targets, weight, bias, l2)
+            loss, weight.grad, bias.grad = logistic_loss_and_grad(
+                features, targets, weight, bias, l2
+            )
         return loss
 
     optimizer.step(closure)

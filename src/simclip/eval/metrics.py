@@ -18,7 +18,7 @@ def topk_correct(scores: Tensor, labels: Tensor, k: int) -> Tensor:
 
 
 def mean_per_class_recall(predictions: Tensor, labels: Tensor) -> float:
-    """Mean over the classes present in ``labels`` of the fraction of that class predicted right, in %.
+    """Mean over the classes present in ``labels`` of the share of each predicted right, in %.
 
     This is scikit-learn's ``balanced_accuracy_score``, the metric CLIP_benchmark reports for
     class-imbalanced datasets. ``predictions`` and ``labels`` are int ``[N]``.

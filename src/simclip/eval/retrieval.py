@@ -46,7 +46,7 @@ def retrieval_recall(
     """
     images = F.normalize(check_features("image_features", image_features), dim=1)
     texts = F.normalize(check_features("text_features", text_features, dim=images.shape[1]), dim=1)
-    owner = check_labels("text_to_image", text_to_image, texts.shape[0], num_classes=images.shape[0])
+    owner = check_labels("text_to_image", text_to_image, texts.shape[0], images.shape[0])
     ks = _check_ks(ks)
     check_positive_int("batch_size", batch_size)
     captioned = torch.zeros(images.shape[0], dtype=torch.bool).index_fill_(0, owner, True)
@@ -75,7 +75,7 @@ def retrieval_recall(
 
 
 class RetrievalEvaluator:
-    """Retrieval protocol: ``run(encode_image, encode_text, tokenizer, images, captions, text_to_image)``."""
+    """Retrieval: ``run(encode_image, encode_text, tokenizer, images, captions, text_to_image)``."""
 
     def __init__(
         self,
@@ -98,7 +98,7 @@ class RetrievalEvaluator:
         captions: Sequence[str],
         text_to_image: Tensor,
     ) -> dict[str, float]:
-        """Encode ``images`` ``[N, C, H, W]`` and ``captions`` (``M`` strings) and score retrieval."""
+        """Encode ``images`` ``[N, C, H, W]`` and ``M`` ``captions``, then score retrieval."""
         image_features = extract_features(
             encode_image, images, self.batch_size, self.device, self.transform
         )

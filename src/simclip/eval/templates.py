@@ -1,7 +1,8 @@
 """Zero-shot prompt templates of the CLIP paper (Radford et al. 2021, sec. 3.1.4 and Appendix).
 
 The strings live in ``templates.json`` next to this file: the 80 ImageNet prompts of OpenAI's
-"Prompt_Engineering_for_ImageNet" notebook and the per-dataset lists of OpenAI's ``data/prompts.md``.
+"Prompt_Engineering_for_ImageNet" notebook and the per-dataset lists of OpenAI's
+``data/prompts.md``.
 Each template has one ``{}`` where the class name goes.
 """
 
@@ -65,5 +66,6 @@ def get_templates(dataset_name: str | None, strict: bool = False) -> list[str]:
         if found is not None:
             return list(sets[found])
     if strict:
-        raise KeyError(f"no templates for dataset {dataset_name!r}; known: {', '.join(sorted(sets))}")
+        known = ", ".join(sorted(sets))
+        raise KeyError(f"no templates for dataset {dataset_name!r}; known: {known}")
     return list(DEFAULT_TEMPLATES)

@@ -40,10 +40,10 @@ def zero_shot_classifier(
     templates: Sequence[str],
     device: str | torch.device = "cpu",
 ) -> Tensor:
-    """Class embeddings ``[C, E]``: per class, the renormalised mean of normalised prompt embeddings.
+    """Class embeddings ``[C, E]``: per class, the renormalised mean of the normalised prompts.
 
     Args:
-        encode_text: token ids ``[B, L]`` -> embeddings ``[B, E]`` (callers pass ``model.encode_text``).
+        encode_text: token ids ``[B, L]`` -> embeddings ``[B, E]`` (``model.encode_text``).
         tokenizer: list of strings -> token ids ``[B, L]``.
         classnames: the ``C`` class names, in label order.
         templates: prompts with one ``{}`` for the class name (see ``get_templates``).
@@ -102,7 +102,8 @@ def rank_labels(
         image_feature = image_feature[None]
     image = check_features("image_feature", image_feature)
     if image.shape[0] != 1:
-        raise ValueError(f"image_feature must be one vector [E], got shape {tuple(image_feature.shape)}")
+        shape = tuple(image_feature.shape)
+        raise ValueError(f"image_feature must be one vector [E], got shape {shape}")
     classes = check_features("classifier", classifier, dim=image.shape[1])
     if top_k is not None:
         check_positive_int("top_k", top_k)
@@ -113,7 +114,7 @@ def rank_labels(
 
 
 class ZeroShotEvaluator:
-    """Zero-shot protocol: ``run(encode_image, encode_text, tokenizer, images, labels, classnames)``.
+    """Zero-shot: ``run(encode_image, encode_text, tokenizer, images, labels, classnames)``.
 
     Templates come from ``templates`` if given, else from ``get_templates(dataset_name)``.
     """
@@ -140,6 +141,8 @@ class ZeroShotEvaluator:
         classnames: Sequence[str],
     ) -> dict[str, float]:
         """Build the classifier from ``classnames``, encode ``images`` and score them."""
-        classifier = zero_shot_classifier(encode_text, tokenizer, classnames, self.templates, self.device)
+        classifier = zero_shot_classifier(
+            encode_text, tokenizer, classnames, self.templates, self.device
+        )
         features = extract_features(encode_image, images, **self.feature_kwargs)
         return zero_shot_eval(features, labels, classifier)
