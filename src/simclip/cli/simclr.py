@@ -51,6 +51,8 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--precision", choices=("bf16", "fp32"), default=None)
     t.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory layout")
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--micro-batch", type=int, default=None, metavar="N",
+                   help="gradient cache: embed the batch in chunks of N inputs (same gradients, less memory)")
     t.add_argument("--eval", default=None, metavar="PROTOCOLS",
                    help="evaluate at the end (and every --eval-every epochs), e.g. linear,knn")
     t.add_argument("--eval-every", type=int, default=None, metavar="EPOCHS")
@@ -64,7 +66,7 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 _OPTIM_FLAGS = {"optimizer": "name", "lr": "lr", "lr_scaling": "lr_scaling",
                 "weight_decay": "weight_decay", "warmup": "warmup_fraction", "clip_grad": "clip_grad_norm"}
 _TOP_FLAGS = ("data", "out", "epochs", "batch_size", "time_budget", "seed", "device", "precision",
-              "eval_every", "checkpoint_every", "keep_checkpoints")
+              "eval_every", "checkpoint_every", "keep_checkpoints", "micro_batch")
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:

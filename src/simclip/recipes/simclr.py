@@ -14,6 +14,7 @@ from simclip.models import SimCLRModel, SimCLRModelConfig
 from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError
+from simclip.train.distributed import setup as setup_distributed
 
 # Keys of TrainConfig.objective understood by SimCLR, with their defaults.
 OBJECTIVE_DEFAULTS: dict[str, Any] = {"temperature": 0.5, "n_views": 2, "policy": None,
@@ -66,8 +67,11 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
     cfg.model, cfg.objective = _plain(mcfg.__dict__), obj
     model = SimCLRModel(mcfg)
     policy = create_policy(obj["policy"], size=size, channels=dataset.channels, **obj["policy_options"])
+    info = setup_distributed(cfg.device)
+    # each process draws its own augmentations; rank 0 keeps the seed of a single-process run
     objective = SimCLRObjective(policy, temperature=obj["temperature"], n_views=obj["n_views"],
-                                seed=cfg.seed, channels_last=cfg.channels_last)
+                                seed=cfg.seed + 7919 * info.rank, channels_last=cfg.channels_last,
+                                distributed=info.enabled)
     return model, objective
 
 

@@ -5,6 +5,7 @@ from simclip.train.config import ConfigError, OptimConfig, TrainConfig
 from simclip.train.loop import TrainingError, train
 from simclip.train.objectives import SimCLRObjective
 from simclip.train.optim import LARS, build_optimizer
+from simclip.train.step import forward_backward
 
 __all__ = ["CheckpointError", "ConfigError", "LARS", "OptimConfig", "SimCLRObjective", "TrainConfig",
-           "TrainingError", "build_optimizer", "load_checkpoint", "save_checkpoint", "train"]
+           "TrainingError", "build_optimizer", "forward_backward", "load_checkpoint", "save_checkpoint", "train"]

@@ -70,6 +70,7 @@ class TrainConfig:
     precision: str = "bf16"  # bf16 | fp32
     channels_last: bool = True
     compile: bool = False
+    micro_batch: int | None = None  # gradient cache: embed in chunks of this many inputs
     log_every: int = 10
     eval_every: int = 0  # epochs; 0 = only at the end when eval_protocols are set
     eval_protocols: tuple[str, ...] = ()
@@ -91,6 +92,8 @@ class TrainConfig:
         for name in ("log_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.micro_batch is not None and self.micro_batch < 1:
+            raise ConfigError(f"micro_batch must be at least 1, got {self.micro_batch}")
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
         self.optim.validate()

@@ -1,8 +1,10 @@
 """The one training loop. It knows nothing of SimCLR or CLIP: an objective turns a batch into a loss.
 
-Read top to bottom: build the optimiser, resume if asked, then for every batch — set the learning
-rate from run progress, compute the objective under autocast, skip non-finite losses, step, log,
-checkpoint, evaluate. A run ends at its last epoch, at its time budget, or at Ctrl-C (after saving).
+Read top to bottom: set up devices and processes, build the optimiser, resume if asked, then for
+every batch — set the learning rate from run progress, run the objective's forward and backward
+(whole batch or gradient cache), skip non-finite losses, step, log, checkpoint, evaluate. A run ends
+at its last epoch, at its time budget, or at Ctrl-C (after saving). Under ``torchrun`` the model is
+wrapped in DDP, every rank reads its own shard of each batch, and only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -14,29 +16,21 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from simclip.data import batches, steps_per_epoch
 from simclip.plots import plot_training_curves
+from simclip.train import distributed as dist_
 from simclip.train.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from simclip.train.config import TrainConfig
 from simclip.train.logger import RunLogger, read_metrics
 from simclip.train.optim import build_optimizer
 from simclip.train.progress import Progress
 from simclip.train.schedule import warmup_cosine
-
-
-class Objective(Protocol):
-    """``(model, batch) -> (loss, metrics)``; ``state_dict``/``load_state_dict`` carry its RNG."""
-
-    def __call__(self, model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict[str, Any]]: ...
-
-    def state_dict(self) -> dict: ...
-
-    def load_state_dict(self, state: dict) -> None: ...
+from simclip.train.step import Objective, forward_backward
 
 
 class TrainingError(RuntimeError):
@@ -54,6 +48,20 @@ class LoopState:
     interrupted: bool = False
 
 
+@dataclass
+class _Run:
+    """What the helpers of :func:`train` share."""
+
+    cfg: TrainConfig
+    model: nn.Module  # the module itself (saved, evaluated)
+    step_model: nn.Module  # what runs the forward pass: compiled and/or DDP-wrapped
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    dist: dist_.DistInfo
+    device: torch.device
+    run_dir: Path
+
+
 def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
           evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
           resume: bool = False) -> dict[str, Any]:
@@ -61,145 +69,167 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
 
     With ``resume=True`` the run continues from the newest complete checkpoint in ``cfg.out``
     exactly where it stopped (same batches, same augmentations, same optimiser state).
+    ``cfg.batch_size`` is per process; the learning rate scales with the global batch.
     """
     cfg.validate()
-    run_dir = Path(cfg.out)
-    device = torch.device(cfg.device)
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg.optim)
-    state = LoopState()
-    if resume:
-        state = _restore(run_dir, model, optimizer, objective)
-    else:
+    info = dist_.setup(cfg.device)
+    run = _prepare(cfg, model, objective, info)
+    state = _restore(run) if resume else LoopState()
+    if not resume:
         torch.manual_seed(cfg.seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / "config.json")
-    step_model = torch.compile(model) if cfg.compile else model
-    logger = RunLogger(run_dir)
-    spe = steps_per_epoch(len(dataset), cfg.batch_size, drop_last=True)
+    spe = steps_per_epoch(len(dataset), cfg.batch_size, drop_last=True, world_size=info.world_size)
     if spe < 1:
         raise TrainingError(f"dataset {cfg.data!r} has {len(dataset)} samples, fewer than one batch "
-                            f"of {cfg.batch_size}")
+                            f"of {cfg.batch_size} x {info.world_size} process(es)")
     total = cfg.epochs * spe
-    peak = cfg.optim.peak_lr(cfg.batch_size)
-    progress = Progress(total, cfg.time_budget, enabled=cfg.progress, start_step=state.step,
-                        start_elapsed=state.elapsed)
+    peak = cfg.optim.peak_lr(cfg.batch_size * info.world_size)
+    logger = RunLogger(run.run_dir, active=info.is_main)
+    progress = Progress(total, cfg.time_budget, enabled=cfg.progress and info.is_main,
+                        start_step=state.step, start_elapsed=state.elapsed)
     final: dict[str, Any] = {}
-    evaluated_at = -1
-    window: list[float] = []
+    evaluated_at, window = -1, []
     model.train()
     with _stop_on_sigint() as stop:
-        while state.epoch < cfg.epochs and not _out_of_time(cfg, state) and not stop.is_set():
-            for batch in _epoch_batches(dataset, cfg, state):
+        while state.epoch < cfg.epochs and not _should_stop(run, state, stop):
+            for batch in _epoch_batches(dataset, cfg, state, info):
                 t0 = time.perf_counter()
                 frac = max(state.step / total, state.elapsed / cfg.time_budget if cfg.time_budget else 0.0)
                 lr = warmup_cosine(frac, peak, cfg.optim.warmup_fraction, cfg.optim.min_lr_fraction)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss, metrics = _step(cfg, step_model, objective, optimizer, batch, device, state)
+                loss, metrics = _step(run, batch, lr, state)
                 state.elapsed += time.perf_counter() - t0
                 state.step += 1
                 state.step_in_epoch += 1
                 window.append(loss)
                 progress.update(state.step, state.elapsed, loss=loss, lr=lr,
-                                ips=len(batch[0]) / max(time.perf_counter() - t0, 1e-9))
+                                ips=len(batch[0]) * info.world_size / max(time.perf_counter() - t0, 1e-9))
                 if state.step % cfg.log_every == 0:
                     logger.log(state.step, {"loss": _mean(window), "lr": lr, "epoch": state.epoch,
-                                            "images_per_s": state.step * cfg.batch_size / max(state.elapsed, 1e-9),
-                                            **metrics})
+                                            "images_per_s": _throughput(cfg, state, info), **metrics})
                     window.clear()
                 if state.step % cfg.checkpoint_every == 0:
-                    _save(run_dir, model, optimizer, objective, state, cfg)
-                if stop.is_set() or _out_of_time(cfg, state):
+                    _save(run, state)
+                if _should_stop(run, state, stop):
                     break
             else:
                 state.epoch += 1
                 state.step_in_epoch = 0
-                _save(run_dir, model, optimizer, objective, state, cfg)
+                _save(run, state)
                 if evaluate and cfg.eval_every and state.epoch % cfg.eval_every == 0:
-                    final.update(_evaluate(evaluate, model, logger, state.step))
+                    final.update(_evaluate(run, evaluate, logger, state.step))
                     evaluated_at = state.step
     state.interrupted = stop.is_set()
     progress.close()
-    _save(run_dir, model, optimizer, objective, state, cfg)
+    _save(run, state)
     if evaluate is not None and not state.interrupted and evaluated_at != state.step:
-        final.update(_evaluate(evaluate, model, logger, state.step))
+        final.update(_evaluate(run, evaluate, logger, state.step))
     logger.close()
-    rows = read_metrics(run_dir)
-    if rows:
-        plot_training_curves(rows, run_dir / "curves.png", title=f"{cfg.method} on {cfg.data}")
+    if info.is_main and (rows := read_metrics(run.run_dir)):
+        plot_training_curves(rows, run.run_dir / "curves.png", title=f"{cfg.method} on {cfg.data}")
     return {**final, "steps": state.step, "epochs": state.epoch, "train_seconds": state.elapsed,
-            "images_per_s": state.step * cfg.batch_size / max(state.elapsed, 1e-9),
-            "skipped_steps": state.skipped_steps, "interrupted": state.interrupted}
+            "images_per_s": _throughput(cfg, state, info), "skipped_steps": state.skipped_steps,
+            "interrupted": state.interrupted}
 
 
-def _step(cfg: TrainConfig, model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
-          batch: tuple, device: torch.device, state: LoopState) -> tuple[float, dict[str, Any]]:
-    batch = tuple(b.to(device, non_blocking=True) if torch.is_tensor(b) else b for b in batch)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-        loss, metrics = objective(model, batch)
-    value = float(loss.detach())
+def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dist_.DistInfo) -> _Run:
+    device = dist_.device_for(info, cfg.device)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    step_model = torch.compile(model) if cfg.compile else model
+    if info.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        step_model = torch.nn.parallel.DistributedDataParallel(step_model, device_ids=ids)
+    run_dir = Path(cfg.out)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / "config.json")
+    return _Run(cfg, model, step_model, objective, build_optimizer(model, cfg.optim), info, device, run_dir)
+
+
+def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, dict[str, Any]]:
+    cfg = run.cfg
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    batch = tuple(b.to(run.device, non_blocking=True) if torch.is_tensor(b) else b for b in batch)
+    run.optimizer.zero_grad(set_to_none=True)
+    autocast = lambda: torch.autocast(run.device.type, dtype=torch.bfloat16,  # noqa: E731
+                                      enabled=cfg.precision == "bf16")
+    no_sync = getattr(run.step_model, "no_sync", None)
+    sync = (lambda: dist_.average_gradients(run.model, run.dist)) if run.dist.enabled else None
+    value, metrics = forward_backward(run.objective, run.step_model, batch, autocast=autocast,
+                                      micro_batch=cfg.micro_batch, raw_model=run.model,
+                                      no_sync=no_sync, sync_gradients=sync)
     if not math.isfinite(value):
         state.bad_steps += 1
         state.skipped_steps += 1
-        optimizer.zero_grad(set_to_none=True)
+        run.optimizer.zero_grad(set_to_none=True)
         if state.bad_steps >= cfg.max_bad_steps:
             raise TrainingError(f"loss was not finite for {state.bad_steps} steps in a row (step "
                                 f"{state.step}); the last good checkpoint in {cfg.out}/checkpoints is "
                                 f"intact — lower the learning rate or check the data")
-        return value, metrics
+        return value, {}
     state.bad_steps = 0
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
     if cfg.optim.clip_grad_norm:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad_norm)
-    optimizer.step()
-    after = getattr(objective, "after_step", None)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.optim.clip_grad_norm)
+    run.optimizer.step()
+    after = getattr(run.objective, "after_step", None)
     if after is not None:
-        after(model)
-    return value, {k: float(v) for k, v in metrics.items() if k != "loss"}
+        after(run.model)
+    return value, {k: float(v) for k, v in metrics.items()}
 
 
-def _epoch_batches(dataset, cfg: TrainConfig, state: LoopState) -> Iterator[tuple]:
+def _epoch_batches(dataset, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo) -> Iterator[tuple]:
     return batches(dataset, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=state.epoch,
-                   start=state.step_in_epoch, drop_last=True)
+                   start=state.step_in_epoch, drop_last=True, rank=info.rank, world_size=info.world_size)
 
 
-def _out_of_time(cfg: TrainConfig, state: LoopState) -> bool:
-    return cfg.time_budget is not None and state.elapsed >= cfg.time_budget
+def _should_stop(run: _Run, state: LoopState, stop: threading.Event) -> bool:
+    out_of_time = run.cfg.time_budget is not None and state.elapsed >= run.cfg.time_budget
+    return dist_.any_rank(out_of_time or stop.is_set(), run.dist, run.device)
 
 
-def _save(run_dir: Path, model: nn.Module, optimizer, objective: Objective, state: LoopState,
-          cfg: TrainConfig) -> None:
-    payload = {"optimizer": optimizer.state_dict(), "loop": asdict(state),
-               "torch_rng": torch.get_rng_state(), "objective": objective.state_dict()}
-    try:
-        save_checkpoint(run_dir, state.step, model, payload, keep=cfg.keep_checkpoints)
-    except OSError as err:
-        raise TrainingError(f"cannot write a checkpoint in {run_dir / 'checkpoints'}: {err}; the "
-                            f"previous checkpoint is intact") from None
+def _throughput(cfg: TrainConfig, state: LoopState, info: dist_.DistInfo) -> float:
+    return state.step * cfg.batch_size * info.world_size / max(state.elapsed, 1e-9)
 
 
-def _restore(run_dir: Path, model: nn.Module, optimizer, objective: Objective) -> LoopState:
-    weights, payload, step = load_checkpoint(run_dir)
-    load_weights_into(model, weights, f"checkpoint step {step} of {run_dir}")
-    optimizer.load_state_dict(payload["optimizer"])
+def _save(run: _Run, state: LoopState) -> None:
+    objective_states = dist_.gather_objects(run.objective.state_dict(), run.dist)
+    if run.dist.is_main:
+        payload = {"optimizer": run.optimizer.state_dict(), "loop": asdict(state),
+                   "torch_rng": torch.get_rng_state(), "objective": objective_states}
+        try:
+            save_checkpoint(run.run_dir, state.step, run.model, payload, keep=run.cfg.keep_checkpoints)
+        except OSError as err:
+            raise TrainingError(f"cannot write a checkpoint in {run.run_dir / 'checkpoints'}: {err}; "
+                                f"the previous checkpoint is intact") from None
+    dist_.barrier(run.dist)
+
+
+def _restore(run: _Run) -> LoopState:
+    weights, payload, step = load_checkpoint(run.run_dir)
+    load_weights_into(run.model, weights, f"checkpoint step {step} of {run.run_dir}")
+    run.optimizer.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["torch_rng"])
-    objective.load_state_dict(payload["objective"])
+    states = payload["objective"]
+    if len(states) != run.dist.world_size:
+        raise TrainingError(f"checkpoint step {step} of {run.run_dir} was written by {len(states)} "
+                            f"process(es); resume it with the same number (now {run.dist.world_size})")
+    run.objective.load_state_dict(states[run.dist.rank])
     loop = dict(payload["loop"])
     loop["interrupted"] = False
     return LoopState(**loop)
 
 
-def _evaluate(evaluate: Callable, model: nn.Module, logger: RunLogger, step: int) -> dict[str, Any]:
-    model.eval()
-    try:
-        metrics = evaluate(model)
-    finally:
-        model.train()
-    logger.log(step, {f"eval/{k}": v for k, v in metrics.items()})
+def _evaluate(run: _Run, evaluate: Callable, logger: RunLogger, step: int) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    if run.dist.is_main:  # the full evaluation sets, on one process
+        run.model.eval()
+        try:
+            metrics = evaluate(run.model)
+        finally:
+            run.model.train()
+        logger.log(step, {f"eval/{k}": v for k, v in metrics.items()})
+    dist_.barrier(run.dist)
     return metrics
 
 
@@ -210,21 +240,24 @@ def _mean(xs: list[float]) -> float:
 
 @contextlib.contextmanager
 def _stop_on_sigint() -> Iterator[threading.Event]:
-    """Ctrl-C sets a flag that the loop reads between steps, so a step is never cut in half."""
+    """Ctrl-C (or SIGTERM) sets a flag that the loop reads between steps, so a step is never cut in
+    half; a second Ctrl-C gives up at once."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum, frame):
-        if stop.is_set():  # a second Ctrl-C: give up at once
-            signal.signal(signal.SIGINT, previous)
+        if stop.is_set() and signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, previous[signal.SIGINT])
             raise KeyboardInterrupt
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
+    for s in previous:
+        signal.signal(s, handler)
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -12,14 +12,16 @@ from simclip.losses import nt_xent
 
 class SimCLRObjective:
     """Augment each image of a batch ``n_views`` times with independent random parameters, embed all
-    ``V*B`` views in one forward pass, and return ``nt_xent(z [V, B, D], temperature)``.
+    ``V*B`` views, and return ``nt_xent(z [V, B, D], temperature)``.
 
     ``augment`` maps uint8/float ``[B, C, H, W]`` to float ``[B, C, S, S]`` in [0, 1] with a
     ``generator`` keyword; its random stream is seeded by ``seed`` and saved with checkpoints.
+    With ``distributed=True`` each rank's anchors are scored against the views of all ranks.
     """
 
     def __init__(self, augment: Callable[..., torch.Tensor], temperature: float = 0.5,
-                 n_views: int = 2, seed: int = 0, channels_last: bool = False) -> None:
+                 n_views: int = 2, seed: int = 0, channels_last: bool = False,
+                 distributed: bool = False) -> None:
         if n_views < 2:
             raise ValueError(f"n_views must be at least 2, got {n_views}")
         if not temperature > 0:
@@ -28,22 +30,29 @@ class SimCLRObjective:
         self.temperature = temperature
         self.n_views = n_views
         self.channels_last = channels_last
+        self.distributed = distributed
         self.generator = torch.Generator().manual_seed(seed)
 
-    def views(self, images: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]`` -> ``[V*B, C, S, S]`` float views, computed outside autocast."""
+    def inputs(self, batch: tuple) -> tuple[torch.Tensor]:
+        """``(images [B, C, H, W], ...)`` -> ``(views [V*B, C, S, S],)``, view-major, float in [0, 1]."""
+        images = batch[0]
         with torch.autocast(images.device.type, enabled=False):
-            out = torch.cat([self.augment(images, generator=self.generator) for _ in range(self.n_views)])
+            views = torch.cat([self.augment(images, generator=self.generator) for _ in range(self.n_views)])
         if self.channels_last:
-            out = out.contiguous(memory_format=torch.channels_last)
-        return out
+            views = views.contiguous(memory_format=torch.channels_last)
+        return (views,)
+
+    def embed(self, model: nn.Module, inputs: tuple[torch.Tensor]) -> torch.Tensor:
+        """Views ``[K, C, S, S]`` -> projections z ``[K, D]``."""
+        return model(inputs[0])
+
+    def loss(self, model: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        z = z.float().view(self.n_views, -1, z.shape[-1])
+        loss = nt_xent(z, temperature=self.temperature, distributed=self.distributed)
+        return loss, {}
 
     def __call__(self, model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict[str, Any]]:
-        images = batch[0]
-        z = model(self.views(images)).float()
-        z = z.view(self.n_views, len(images), -1)
-        loss = nt_xent(z, temperature=self.temperature)
-        return loss, {"loss": loss.detach()}
+        return self.loss(model, self.embed(model, self.inputs(batch)))
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
