@@ -202,3 +202,33 @@ def test_policy_without_size_keeps_the_input_size():
     assert policy(uint8_images(3, 3, 12), generator=seeded(9)).shape == (3, 3, 12, 12)
     with pytest.raises(ValueError, match="size"):
         create_policy("simclr", size=0)
+
+
+def test_ops_and_policies_never_modify_the_callers_tensor():
+    from simclip.augment import Cutout, GaussianNoise, RandomRotation90, SobelFilter
+
+    x = torch.rand(12, 3, 16, 16, generator=seeded(10))
+    before = x.clone()
+    ops = [RandomHorizontalFlip(0.5), ColorJitter(p=0.5), RandomGrayscale(0.5), GaussianBlur(p=0.5),
+           RandomRotation90(p=0.5), Cutout(p=0.5), GaussianNoise(p=0.5), SobelFilter(p=0.5)]
+    for op in ops:
+        op(x, generator=seeded(11))
+        assert torch.equal(x, before), op
+    Compose(ops)(x, generator=seeded(12))
+    create_policy("simclr", size=16)(x, generator=seeded(13))
+    Compose([lambda t, generator=None: t[:, :, :, :], *ops])(x, generator=seeded(14))  # a view of x
+    assert torch.equal(x, before)
+
+
+def test_overwriting_inside_a_chain_gives_the_same_views_as_copying():
+    from simclip.augment import Cutout, GaussianNoise
+
+    ops = [RandomHorizontalFlip(0.5), ColorJitter(p=0.5), RandomGrayscale(0.5), GaussianBlur(p=0.5),
+           Cutout(p=0.5), GaussianNoise(p=0.5)]
+    x = torch.rand(12, 3, 16, 16, generator=seeded(15))
+    chained = Compose(ops)(x.clone(), generator=seeded(16))
+    g = seeded(16)
+    one_by_one = x
+    for op in ops:
+        one_by_one = op(one_by_one, generator=g)  # __call__ on a float input never overwrites
+    torch.testing.assert_close(chained, one_by_one, rtol=0, atol=0)

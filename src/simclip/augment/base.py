@@ -39,13 +39,18 @@ class RandomOp:
             itself when no sample is selected and ``x`` is already ``float32``.
         """
         check_generator(generator)
-        return self.transform(as_float_batch(x), generator)
+        converted = as_float_batch(x)
+        return self.transform(converted, generator, overwrite=converted is not x)
 
-    def transform(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    def transform(self, x: Tensor, generator: torch.Generator | None, overwrite: bool = False) -> Tensor:
         """:meth:`__call__` without validating ``x`` and ``generator``.
 
         For callers (such as :class:`~simclip.augment.compose.Compose`) that validated once for
-        a chain of ops; ``x`` must be ``float32`` ``[B, C, H, W]`` in ``[0, 1]``.
+        a chain of ops; ``x`` must be ``float32`` ``[B, C, H, W]`` in ``[0, 1]``. With
+        ``overwrite``, the caller owns ``x`` and this op may write its result into it.
+
+        Returns:
+            ``x`` itself or a new tensor that shares no memory with ``x``.
         """
         self.check_input(x)
         if x.shape[0] == 0:
@@ -61,7 +66,7 @@ class RandomOp:
             }
             return self.apply(x_sub, rows)
 
-        return apply_to_selected(x, gate, apply_rows)
+        return apply_to_selected(x, gate, apply_rows, overwrite=overwrite)
 
     def check_input(self, x: Tensor) -> None:
         """Raise ``ValueError`` if this op cannot handle ``x`` (``float32`` ``[B, C, H, W]``)."""
@@ -75,7 +80,10 @@ class RandomOp:
         return {}
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        """Transform ``x`` (``float32`` ``[b, C, H, W]``) with its rows of the parameters."""
+        """Transform ``x`` (``float32`` ``[b, C, H, W]``) with its rows of the parameters.
+
+        Returns ``x`` itself (unchanged) or a new tensor sharing no memory with ``x``; never a view.
+        """
         raise NotImplementedError
 
     def repr_fields(self) -> dict[str, Any]:

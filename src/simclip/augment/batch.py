@@ -52,7 +52,7 @@ def as_float_batch(x: Tensor, name: str = "x") -> Tensor:
 
 
 def apply_to_selected(
-    x: Tensor, selected: Tensor, fn: Callable[[Tensor, Tensor], Tensor]
+    x: Tensor, selected: Tensor, fn: Callable[[Tensor, Tensor], Tensor], overwrite: bool = False
 ) -> Tensor:
     """Apply ``fn`` to the selected samples of a batch and keep the others unchanged.
 
@@ -60,15 +60,18 @@ def apply_to_selected(
     the full batch instead of computing everything and blending.
 
     Args:
-        x: ``Tensor[B, ...]``, not modified.
+        x: ``Tensor[B, ...]``, not modified unless ``overwrite``.
         selected: ``bool`` ``Tensor[B]`` on the CPU (drawn from the CPU generator; keeping it
             there avoids a device sync when its indices are extracted).
         fn: ``fn(x_sub, index)`` with ``x_sub = x[index]`` and ``index`` an ``int64`` CPU tensor of
             the selected rows (to index per-sample parameters); returns a tensor shaped like
             ``x_sub``.
+        overwrite: write the selected rows into ``x`` itself (the caller owns it) instead of
+            into a copy, saving a batch-sized allocation and copy.
 
     Returns:
-        ``Tensor[B, ...]``: a new tensor unless no sample is selected, in which case ``x``.
+        ``Tensor[B, ...]``: ``x`` when no sample is selected or ``overwrite`` is set and only
+        some are, else a new tensor.
     """
     if bool(selected.all()):
         return fn(x, torch.arange(x.shape[0]))
@@ -76,9 +79,8 @@ def apply_to_selected(
     if index.numel() == 0:
         return x
     index_dev = index.to(x.device)
-    out = x.clone()
-    out.index_copy_(0, index_dev, fn(x.index_select(0, index_dev), index))
-    return out
+    out = x if overwrite else x.clone()
+    return out.index_copy_(0, index_dev, fn(x.index_select(0, index_dev), index))
 
 
 def check_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:

@@ -56,14 +56,24 @@ class Compose:
             ``(S_h, S_w)`` is ``size`` if set, else the size the ops produce.
         """
         check_generator(generator)
+        given = x
         x = as_float_batch(x)
         if self.channels is not None and x.shape[1] != self.channels:
             raise ValueError(
                 f"this policy expects images with {self.channels} channel(s), got x of shape "
                 f"{tuple(x.shape)}"
             )
+        # Once x is a tensor made here (converted, or returned new by an op), ops may overwrite
+        # it instead of copying; the caller's tensor and outputs of plain callables are not.
+        owned = x is not given
         for op in self.ops:
-            x = op.transform(x, generator) if isinstance(op, RandomOp) else op(x, generator=generator)
+            if isinstance(op, RandomOp):
+                out = op.transform(x, generator, overwrite=owned)
+                owned = owned or out is not x
+            else:
+                out = op(x, generator=generator)
+                owned = False
+            x = out
         if self.size is not None and tuple(x.shape[-2:]) != self.size:
             x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
             x = x.clamp_(0.0, 1.0)

@@ -99,7 +99,7 @@ class ColorJitter(RandomOp):
             params["order"] = permutations(b, len(_ADJUSTMENTS), generator)
         return params
 
-    def transform(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    def transform(self, x: Tensor, generator: torch.Generator | None, overwrite: bool = False) -> Tensor:
         # Overrides the base so that the p-gate joins the per-stage grouping below instead of
         # costing a gather and a scatter of its own.
         self.check_input(x)
@@ -107,14 +107,17 @@ class ColorJitter(RandomOp):
         params = self.sample(x.shape, generator)
         if x.shape[0] == 0 or not bool(gate.any()):
             return x
-        return self._run_stages(x, params, gate)
+        return self._run_stages(x, params, gate, out=x if overwrite else None)
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         cpu_params = {k: v.cpu() for k, v in params.items()}
         return self._run_stages(x, cpu_params, torch.ones(x.shape[0], dtype=torch.bool))
 
-    def _run_stages(self, x: Tensor, params: dict[str, Tensor], selected: Tensor) -> Tensor:
-        """Adjust the ``selected`` samples of ``x`` with CPU ``params``; returns a new tensor.
+    def _run_stages(
+        self, x: Tensor, params: dict[str, Tensor], selected: Tensor, out: Tensor | None = None
+    ) -> Tensor:
+        """Adjust the ``selected`` samples of ``x`` with CPU ``params``; the result is a new tensor
+        or ``out``.
 
         Stage ``t`` gives each sample the adjustment in column ``t`` of its order. Before each
         stage the working batch is reordered (one gather) so that the samples taking the same
@@ -145,7 +148,7 @@ class ColorJitter(RandomOp):
             return y
         position = torch.empty_like(rows)
         position[rows] = torch.arange(b)
-        return y.index_select(0, position.to(x.device))
+        return torch.index_select(y, 0, position.to(x.device), out=out)
 
     def repr_fields(self) -> dict[str, Any]:
         return {
