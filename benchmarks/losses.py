@@ -92,13 +92,25 @@ def _loss_fn(spec: dict):
 
         return ClipLoss(), inputs
     if impl == "simclip_dense":
-        import simclip.losses.reductions as reductions
-
-        reductions.DENSE_MAX_LOGITS = 1 << 62
+        _force_path("dense")
     from simclip.losses import CLIPLoss, NTXentLoss
 
     block_size = spec.get("block_size")
     return (NTXentLoss(0.5, block_size) if spec["loss"] == "nt_xent" else CLIPLoss(block_size)), inputs
+
+
+def _clock(cpu_time: bool):
+    # process CPU time is immune to other processes on a shared machine, and equals wall time
+    # for a single-threaded run on an otherwise idle core
+    return time.process_time if cpu_time else time.perf_counter
+
+
+def _force_path(path: str) -> None:
+    """Make block_size=None pick the dense ("dense") or tiled ("tiled") path at every size."""
+    import simclip.losses.reductions as reductions
+
+    for core in reductions.DENSE_MAX_LOGITS:
+        reductions.DENSE_MAX_LOGITS[core] = 1 << 62 if path == "dense" else 0
 
 
 def run_case(spec: dict) -> dict:
@@ -106,22 +118,24 @@ def run_case(spec: dict) -> dict:
     import torch
 
     torch.set_num_threads(spec["threads"])
+    clock = _clock(spec["cpu_time"])
     loss_fn, inputs = _loss_fn(spec)
     meter = PeakMemory()
     times = []
     for _ in range(spec["repeats"] + 1):
-        start = time.perf_counter()
+        start = clock()
         grads = torch.autograd.grad(loss_fn(*inputs), inputs)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
         del grads
     return {"seconds": statistics.median(times[1:]), "extra_mb": meter.extra_mb(), "memory_method": meter.method}
 
 
-def matmul_rate(dims: list[int], threads: int) -> dict[str, float]:
+def matmul_rate(dims: list[int], threads: int, cpu_time: bool) -> dict[str, float]:
     """Best float32 GFLOP/s of [b, d] @ [d, b] products, b in 1024..4096, for each d in ``dims``."""
     import torch
 
     torch.set_num_threads(threads)
+    clock = _clock(cpu_time)
     rates = {}
     for dim in dims:
         best = 0.0
@@ -129,40 +143,40 @@ def matmul_rate(dims: list[int], threads: int) -> dict[str, float]:
             a, b = torch.randn(side, dim), torch.randn(side, dim)
             out = torch.empty(side, side)
             torch.mm(a, b.T, out=out)
-            start = time.perf_counter()
+            start = clock()
             for _ in range(5):
                 torch.mm(a, b.T, out=out)
-            best = max(best, 5 * 2 * side * side * dim / (time.perf_counter() - start) / 1e9)
+            best = max(best, 5 * 2 * side * side * dim / (clock() - start) / 1e9)
         rates[str(dim)] = best
     return rates
 
 
-def crossover(threads: int, repeats: int) -> list[dict]:
+def crossover(threads: int, repeats: int, cpu_time: bool) -> list[dict]:
     """Dense vs tiled forward + backward time at small N, for choosing DENSE_MAX_LOGITS."""
     import torch
 
-    import simclip.losses.reductions as reductions
     from simclip.losses import clip_loss, info_nce, nt_xent
 
     torch.set_num_threads(threads)
-    losses = {
-        "nt_xent": lambda z, block_size: nt_xent(z, 0.5, block_size=block_size),
-        "clip": lambda z, block_size: clip_loss(z[0], z[1], 14.0, block_size=block_size),
-        "info_nce": lambda z, block_size: info_nce(z[0], z[1], block_size=block_size),
+    clock = _clock(cpu_time)
+    losses = {  # block_size=None: the automatic choice, forced to one path below
+        "nt_xent": lambda z: nt_xent(z, 0.5),
+        "clip": lambda z: clip_loss(z[0], z[1], 14.0),
+        "info_nce": lambda z: info_nce(z[0], z[1]),
     }
     rows = []
-    for n in (128, 256, 512, 768, 1024, 1536, 2048):
+    for n in (64, 128, 256, 384, 512, 768, 1024):
         z = torch.randn(2, n, 128, requires_grad=True)
         for name, fn in losses.items():
             timing = {}
-            for path, block_size in (("dense", None), ("tiled", reductions.DEFAULT_BLOCK_SIZE)):
-                reductions.DENSE_MAX_LOGITS = 1 << 62 if path == "dense" else 0
-                fn(z, block_size)  # warm-up
+            for path in ("dense", "tiled"):
+                _force_path(path)
+                fn(z)  # warm-up
                 times = []
                 for _ in range(repeats):
-                    start = time.perf_counter()
-                    torch.autograd.grad(fn(z, block_size), z)
-                    times.append(time.perf_counter() - start)
+                    start = clock()
+                    torch.autograd.grad(fn(z), z)
+                    times.append(clock() - start)
                 timing[path] = statistics.median(times)
             logits = (2 * n) ** 2 if name == "nt_xent" else n * n
             rows.append({"loss": name, "n": n, "logits": logits, **timing, "tiled/dense": timing["tiled"] / timing["dense"]})
@@ -228,7 +242,7 @@ def _annotate(result: dict, rates: dict[str, float]) -> dict:
     if result["impl"] == "simclip":
         from simclip.losses.reductions import resolve_block_size
 
-        block = resolve_block_size(None, rows, rows)
+        block = resolve_block_size(None, rows, rows, "symmetric" if result["loss"] == "nt_xent" else "dual")
         result["path"] = "dense" if block is None else f"tiled, block {block}"
     return result
 
@@ -270,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-large-dim", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (after one warm-up)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--cpu-time", action="store_true", help="time with process CPU time (use with --threads 1)")
     parser.add_argument("--max-matrix-gb", type=float, default=2.0, help="skip peers whose logit matrix is larger")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     parser.add_argument("--quick", action="store_true", help="one timed run per case, no large CLIP case")
@@ -284,9 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.repeats, args.clip_large_n = 1, 0
-    report = {"machine": _machine_info(args.threads)}
+    report = {"machine": _machine_info(args.threads), "clock": "process CPU time" if args.cpu_time else "wall"}
     if args.crossover:
-        report["crossover"] = _child("crossover", {"threads": args.threads, "repeats": args.repeats}, args.timeout)
+        payload = {"threads": args.threads, "repeats": args.repeats, "cpu_time": args.cpu_time}
+        report["crossover"] = _child("crossover", payload, args.timeout)
         print(json.dumps(report["crossover"], indent=1))
     else:
         report.update(_benchmark(args))
@@ -298,10 +314,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _benchmark(args: argparse.Namespace) -> dict:
     dims = sorted({args.dim, args.clip_large_dim} if args.clip_large_n else {args.dim})
-    rates = _child("matmul", {"dims": dims, "threads": args.threads}, args.timeout)
+    rates = _child("matmul", {"dims": dims, "threads": args.threads, "cpu_time": args.cpu_time}, args.timeout)
     results = []
     for case in _cases(args):
-        case.update(repeats=args.repeats, threads=args.threads)
+        case.update(repeats=args.repeats, threads=args.threads, cpu_time=args.cpu_time)
         gb = _matrix_gb(case)
         if case["impl"] != "simclip" and gb > args.max_matrix_gb:
             result = {**case, "skipped": f"would need {gb:.1f} GB per matrix (cap {args.max_matrix_gb} GB)"}

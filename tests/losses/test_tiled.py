@@ -42,7 +42,7 @@ LOSSES = {
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @pytest.mark.parametrize("n, block_size", [(12, 4), (12, 5), (13, 13), (13, 64), (20, 7), (8, 1)])
 def test_tiled_equals_dense_float64(name, n, block_size, value_and_grads, assert_same):
-    assert resolve_block_size(None, 3 * n, 3 * n) is None  # block_size=None is the dense path here
+    assert resolve_block_size(None, 3 * n, 3 * n, "dual") is None  # block_size=None is the dense path here
     inputs = _inputs(name, n, torch.float64)
     dense = value_and_grads(lambda *x: LOSSES[name](*x, block_size=None), *inputs)
     tiled = value_and_grads(lambda *x: LOSSES[name](*x, block_size=block_size), *inputs)
@@ -86,9 +86,11 @@ class _LargestResult(TorchFunctionMode):
 
 
 @pytest.mark.parametrize("name", ["nt_xent_2", "info_nce_cosine", "clip", "siglip"])
-def test_tiled_never_materialises_the_logit_matrix(name):
+def test_tiled_never_materialises_the_logit_matrix(name, monkeypatch):
     n, block_size = 160, 32
     inputs = [x.requires_grad_(True) for x in _inputs(name, n, torch.float32)]
+    for core in DENSE_MAX_LOGITS:
+        monkeypatch.setitem(DENSE_MAX_LOGITS, core, 1 << 62)  # block_size=None: always dense
     with _LargestResult() as dense_probe:
         LOSSES[name](*inputs, block_size=None).backward()
     with _LargestResult() as tiled_probe:
@@ -97,11 +99,12 @@ def test_tiled_never_materialises_the_logit_matrix(name):
     assert tiled_probe.largest <= max(block_size * block_size, 2 * n * DIM)
 
 
-def test_resolve_block_size():
-    assert resolve_block_size(17, 10, 10) == 17
-    assert resolve_block_size(None, 10, 10) is None
-    assert resolve_block_size(None, DENSE_MAX_LOGITS, 1) is None
-    assert resolve_block_size(None, DENSE_MAX_LOGITS + 1, 1) == DEFAULT_BLOCK_SIZE
+@pytest.mark.parametrize("core", sorted(DENSE_MAX_LOGITS))
+def test_resolve_block_size(core):
+    assert resolve_block_size(17, 10, 10, core) == 17
+    assert resolve_block_size(None, 10, 10, core) is None
+    assert resolve_block_size(None, DENSE_MAX_LOGITS[core], 1, core) is None
+    assert resolve_block_size(None, DENSE_MAX_LOGITS[core] + 1, 1, core) == DEFAULT_BLOCK_SIZE
 
 
 @pytest.mark.parametrize("weights", ["positive", "mixed signs"])

@@ -22,22 +22,27 @@ from simclip.losses.tiled_lse import TiledLogSumExp
 from simclip.losses.tiled_softplus import TiledSoftplusSum
 from simclip.losses.tiled_symmetric import TiledSymmetricLogSumExp
 
-# Automatic choice (block_size=None). Measured with ``benchmarks/losses.py --crossover`` on a
-# 2-core AVX-512 CPU (torch 2.x, float32, d=128, forward + backward): the tiled cores match the
-# dense path from a few hundred rows on and the symmetric NT-Xent core beats it from ~1k rows on,
-# because it computes only half the Gram matrix. Dense stays below 2^20 logits (a 1024 x 1024
-# matrix, 4 MB), where it is as fast and its single fused kernels have less Python overhead.
-DENSE_MAX_LOGITS = 1 << 20
-# Tiles of 1024 x 1024 float32 (4 MB) keep the d=128 products near peak matmul throughput while
-# the element-wise passes over a tile still run from the last-level cache.
+# Automatic choice (block_size=None): the largest logit matrix (N * M entries) still computed
+# densely, per core. Measured with ``benchmarks/losses.py --crossover --threads 1 --cpu-time``
+# (float32, d=128, forward + backward, 2-core AVX-512 EPYC): the tiled cores exponentiate with
+# exp2 and the symmetric one computes half the Gram matrix, so they overtake the dense autograd
+# path early: dual (CLIP) from 128 x 128, symmetric (NT-Xent) from 256 x 256 anchors, rows-only
+# (InfoNCE) around 724 x 724 (within +-10% of dense from 384 to 1024 rows; the dense path's
+# fused kernels win below). Under the thresholds dense was 10-80% faster, at < 3 ms per step.
+DENSE_MAX_LOGITS = {"rows": 1 << 19, "symmetric": 1 << 16, "dual": 1 << 12}
+# Tiles of 1024 x 1024 float32 (4 MB) keep the d=128 products at full matmul throughput while the
+# element-wise passes run from cache; 512 measured the same and 2048 10-30% slower on this CPU.
 DEFAULT_BLOCK_SIZE = 1024
 
 
-def resolve_block_size(block_size: int | None, n: int, m: int) -> int | None:
-    """The tile size to use, or None for the dense path (only when ``block_size`` is None)."""
+def resolve_block_size(block_size: int | None, n: int, m: int, core: str) -> int | None:
+    """The tile size to use, or None for the dense path (only when ``block_size`` is None).
+
+    ``core`` is "rows", "dual" (rows and columns) or "symmetric", the keys of DENSE_MAX_LOGITS.
+    """
     if block_size is not None:
         return block_size
-    return None if n * m <= DENSE_MAX_LOGITS else DEFAULT_BLOCK_SIZE
+    return None if n * m <= DENSE_MAX_LOGITS[core] else DEFAULT_BLOCK_SIZE
 
 
 def row_col_logsumexp(
@@ -62,7 +67,7 @@ def row_col_logsumexp(
     Returns:
         (row_lse [N], col_lse [M] or None).
     """
-    tile = resolve_block_size(block_size, q.shape[0], k.shape[0])
+    tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "dual" if cols else "rows")
     if tile is not None:
         out = TiledLogSumExp.apply(q, k, scale, col_bias, exclude, cols, tile)
         return out if cols else (out, None)
@@ -76,7 +81,7 @@ def row_col_logsumexp(
 
 def symmetric_logsumexp(z: Tensor, scale: Tensor, *, block_size: int | None = None) -> Tensor:
     """Row log-sum-exp [N] of ``scale * z @ z.T`` without its diagonal; z is [N, d]."""
-    tile = resolve_block_size(block_size, z.shape[0], z.shape[0])
+    tile = resolve_block_size(block_size, z.shape[0], z.shape[0], "symmetric")
     if tile is not None:
         return TiledSymmetricLogSumExp.apply(z, scale, tile)
     logits = torch.mm(z, z.T) * scale
@@ -88,7 +93,7 @@ def softplus_sum(
     q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None = None, *, block_size: int | None = None
 ) -> Tensor:
     """0-dim sum over all pairs of ``softplus(scale * q_i . k_j + col_bias_j)``; q [N, d], k [M, d]."""
-    tile = resolve_block_size(block_size, q.shape[0], k.shape[0])
+    tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "rows")
     if tile is not None:
         return TiledSoftplusSum.apply(q, k, scale, col_bias, tile)
     logits = torch.mm(q, k.T) * scale

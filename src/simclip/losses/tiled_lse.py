@@ -13,12 +13,13 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from simclip.losses.blocks import (
-    RunningLogSumExp,
+    LOG2E,
+    RunningLogSumExp2,
     TileBuffer,
     product_gradients,
     spans,
     tile_logits,
-    weighted_shift,
+    tile_shift,
 )
 
 
@@ -31,15 +32,16 @@ def _forward_statistics(
     with_cols: bool,
     block_size: int,
 ) -> tuple[Tensor, Tensor | None]:
-    qs = q * scale
-    rows_lse = RunningLogSumExp(q.shape[0], q)
-    cols_lse = RunningLogSumExp(k.shape[0], q) if with_cols else None
+    q_tile = q * (scale * LOG2E)  # tiles in base-2 units, see blocks.py
+    bias_tile = None if col_bias is None else col_bias * LOG2E
+    rows_lse = RunningLogSumExp2(q.shape[0], q)
+    cols_lse = RunningLogSumExp2(k.shape[0], q) if with_cols else None
     main = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
     scratch = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q) if with_cols else None
     for rows in spans(q.shape[0], block_size):
         for cols in spans(k.shape[0], block_size):
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            tile = tile_logits(qs, k, col_bias, rows, cols, main.tile(*shape), exclude)
+            tile = tile_logits(q_tile, k, bias_tile, rows, cols, main.tile(*shape), exclude)
             if cols_lse is not None:
                 cols_lse.add(cols, tile, dim=0, scratch=scratch.tile(*shape))
             rows_lse.add(rows, tile, dim=1)  # last use of the tile: exponentiate in place
@@ -64,27 +66,29 @@ class TiledLogSumExp(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_rows, grad_cols=None):  # type: ignore[override]
         q, k, scale, col_bias, exclude, row_lse, col_lse = ctx.saved_tensors
-        row_shift, row_weight = weighted_shift(row_lse, grad_rows)
+        row_shift, row_weight = tile_shift(row_lse, grad_rows)
         if col_lse is None:
             # rows only: the recomputing product subtracts the row shift itself
             def tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:
-                grad = tile.exp_()
+                grad = tile.exp2_()
                 return grad if row_weight is None else grad.mul_(row_weight[rows].unsqueeze(1))
 
-            dq, dk, dscale, dbias = product_gradients(
-                q, k, scale, col_bias, exclude, ctx.block_size, tile_gradient, row_bias=-row_shift
+            grads = product_gradients(
+                q, k, scale, col_bias, exclude, ctx.block_size, tile_gradient, row_bias=-row_shift, tile_factor=LOG2E
             )
-            return dq, dk, dscale, dbias, None, None, None
-        col_shift, col_weight = weighted_shift(col_lse, grad_cols)
+            return *grads, None, None, None
+        col_shift, col_weight = tile_shift(col_lse, grad_cols)
 
         def dual_tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:
-            by_cols = torch.sub(tile, col_shift[cols].unsqueeze(0), out=scratch).exp_()
+            by_cols = torch.sub(tile, col_shift[cols].unsqueeze(0), out=scratch).exp2_()
             if col_weight is not None:
                 by_cols.mul_(col_weight[cols].unsqueeze(0))
-            grad = tile.sub_(row_shift[rows].unsqueeze(1)).exp_()
+            grad = tile.sub_(row_shift[rows].unsqueeze(1)).exp2_()
             if row_weight is not None:
                 grad.mul_(row_weight[rows].unsqueeze(1))
             return grad.add_(by_cols)
 
-        dq, dk, dscale, dbias = product_gradients(q, k, scale, col_bias, exclude, ctx.block_size, dual_tile_gradient)
-        return dq, dk, dscale, dbias, None, None, None
+        grads = product_gradients(
+            q, k, scale, col_bias, exclude, ctx.block_size, dual_tile_gradient, tile_factor=LOG2E
+        )
+        return *grads, None, None, None

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from simclip.losses.blocks import RunningLogSumExp, TileBuffer, spans, tile_logits, weighted_shift
+from simclip.losses.blocks import LOG2E, RunningLogSumExp2, TileBuffer, spans, tile_logits, tile_shift
 
 
 def _upper_tiles(n: int, block_size: int) -> list[tuple[slice, slice]]:
@@ -21,13 +21,13 @@ def _upper_tiles(n: int, block_size: int) -> list[tuple[slice, slice]]:
 
 
 def _forward_statistics(z: Tensor, scale: Tensor, block_size: int) -> Tensor:
-    zs = z * scale
-    stats = RunningLogSumExp(z.shape[0], z)
+    z_tile = z * (scale * LOG2E)  # tiles in base-2 units, see blocks.py
+    stats = RunningLogSumExp2(z.shape[0], z)
     side = min(block_size, z.shape[0])
     main, scratch = TileBuffer(side, side, z), TileBuffer(side, side, z)
     for rows, cols in _upper_tiles(z.shape[0], block_size):
         shape = (rows.stop - rows.start, cols.stop - cols.start)
-        tile = tile_logits(zs, z, None, rows, cols, main.tile(*shape))
+        tile = tile_logits(z_tile, z, None, rows, cols, main.tile(*shape))
         if rows == cols:
             tile.fill_diagonal_(float("-inf"))
         else:
@@ -56,18 +56,18 @@ class TiledSymmetricLogSumExp(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         z, scale, lse = ctx.saved_tensors
-        shift, weight = weighted_shift(lse, grad)
-        zs = z * scale
+        shift, weight = tile_shift(lse, grad)
+        z_tile = z * (scale * LOG2E)
         sym_grad_z = torch.zeros_like(z)  # (G + G.T) @ z, the scale applied at the end
         side = min(ctx.block_size, z.shape[0])
         main, scratch = TileBuffer(side, side, z), TileBuffer(side, side, z)
         for rows, cols in _upper_tiles(z.shape[0], ctx.block_size):
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            tile = tile_logits(zs, z, None, rows, cols, main.tile(*shape))
+            tile = tile_logits(z_tile, z, None, rows, cols, main.tile(*shape))
             if rows == cols:
                 tile.fill_diagonal_(float("-inf"))
-            by_rows = torch.sub(tile, shift[rows].unsqueeze(1), out=scratch.tile(*shape)).exp_()
-            by_cols = tile.sub_(shift[cols].unsqueeze(0)).exp_()
+            by_rows = torch.sub(tile, shift[rows].unsqueeze(1), out=scratch.tile(*shape)).exp2_()
+            by_cols = tile.sub_(shift[cols].unsqueeze(0)).exp2_()
             if weight is not None:
                 by_rows.mul_(weight[rows].unsqueeze(1))
                 by_cols.mul_(weight[cols].unsqueeze(0))
