@@ -87,6 +87,13 @@ def test_not_a_clip_state_dict():
         load(42)
 
 
+def test_non_square_grid_is_refused(state_dict):
+    sd = dict(state_dict)
+    sd["visual.positional_embedding"] = torch.zeros(1 + 4 * 5, 128)
+    with pytest.raises(ValueError, match="visual.positional_embedding has 20 grid positions"):
+        load(sd, quick_gelu=True)
+
+
 def test_encoder_tower_checkpoint_needs_its_config(tmp_path):
     model = create_model("small-cnn-28")
     with pytest.raises(ValueError, match="needs its config"):

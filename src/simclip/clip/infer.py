@@ -25,6 +25,15 @@ def _shape(sd: dict[str, torch.Tensor], key: str) -> torch.Size:
     return sd[key].shape
 
 
+def _square_grid(sd: dict[str, torch.Tensor], key: str) -> int:
+    rows = _shape(sd, key)[0] - 1
+    grid = math.isqrt(rows)
+    if grid * grid != rows:
+        raise ValueError(f"{key} has {rows} grid positions, not a square grid: non-square image "
+                         f"sizes are not supported")
+    return grid
+
+
 def _count_blocks(sd: dict[str, torch.Tensor], prefix: str) -> int:
     ids = {k[len(prefix):].split(".", 1)[0] for k in sd if k.startswith(prefix)}
     return len(ids)
@@ -34,7 +43,7 @@ def infer_vision(sd: dict[str, torch.Tensor], cfg: dict[str, Any]) -> dict[str, 
     """Vision fields of :class:`CLIPVisionConfig` from ``visual.*`` shapes (simclip key layout)."""
     if "visual.proj" in sd:  # ViT
         width, in_channels, patch, _ = _shape(sd, "visual.conv1.weight")
-        grid = math.isqrt(_shape(sd, "visual.positional_embedding")[0] - 1)
+        grid = _square_grid(sd, "visual.positional_embedding")
         hidden = _shape(sd, f"visual.{_BLOCK}0.mlp.c_fc.weight")[0]
         return dict(kind="vit", image_size=patch * grid, patch_size=patch, width=width,
                     in_channels=in_channels, layers=_count_blocks(sd, f"visual.{_BLOCK}"),
@@ -42,7 +51,7 @@ def infer_vision(sd: dict[str, torch.Tensor], cfg: dict[str, Any]) -> dict[str, 
                     mlp_ratio=hidden / width)
     if "visual.attnpool.positional_embedding" in sd:  # ModifiedResNet
         layers = [_count_blocks(sd, f"visual.layer{i}.") for i in range(1, 5)]
-        grid = math.isqrt(_shape(sd, "visual.attnpool.positional_embedding")[0] - 1)
+        grid = _square_grid(sd, "visual.attnpool.positional_embedding")
         return dict(kind="resnet", image_size=32 * grid, layers=layers,
                     width=_shape(sd, "visual.layer1.0.conv1.weight")[0],
                     in_channels=_shape(sd, "visual.conv1.weight")[1],

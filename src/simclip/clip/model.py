@@ -89,7 +89,8 @@ class CLIP(nn.Module):
 
     def set_image_size(self, image_size: int) -> None:
         """Adapt to another input size: positional embeddings are resampled bicubically on the grid
-        (ViT and ResNet attention pool; the leading token is kept) and ``config`` is updated."""
+        (ViT and ResNet attention pool; the leading token is kept) and ``config`` is updated. Build
+        the preprocessing again afterwards (``ImagePreprocess(model.preprocess_cfg)``)."""
         self.visual.set_image_size(image_size)
         vision = dataclasses.replace(self.config.vision, image_size=image_size)
         self.config = dataclasses.replace(self.config, vision=vision)
