@@ -47,33 +47,24 @@ class TileBuffer:
 
 
 def tile_logits(
-    qs: Tensor,
-    k: Tensor,
-    col_bias: Tensor | None,
-    rows: slice,
-    cols: slice,
+    q_rows: Tensor,
+    k_cols: Tensor,
     out: Tensor,
-    exclude: Tensor | None = None,
+    col_bias: Tensor | None = None,
     row_bias: Tensor | None = None,
 ) -> Tensor:
-    """Write ``qs[rows] @ k[cols].T + col_bias[cols] + row_bias[rows, None]`` into ``out``, then
-    mask excluded entries.
+    """Write ``q_rows @ k_cols.T + col_bias[None, :] + row_bias[:, None]`` into ``out``.
 
-    ``qs`` is ``q`` already multiplied by the scale, so the scale costs O(N d) once instead of a
-    pass over every tile; a single bias rides along in the product's accumulate step for free.
-    ``exclude[i]`` is the column index removed from row ``i`` (set to -inf).
+    Callers pass ``q_rows`` already multiplied by the scale (O(R d) per row block, instead of a
+    pass over every tile, and no scaled copy of the whole ``q``); one bias rides along in the
+    product's accumulate step for free.
     """
     if col_bias is None and row_bias is None:
-        torch.mm(qs[rows], k[cols].T, out=out)
-    elif row_bias is None:
-        torch.addmm(col_bias[cols], qs[rows], k[cols].T, out=out)
-    else:
-        torch.addmm(row_bias[rows].unsqueeze(1), qs[rows], k[cols].T, out=out)
-        if col_bias is not None:
-            out.add_(col_bias[cols])
-    if exclude is not None:
-        mask_columns(out, exclude[rows], cols.start)
-    return out
+        return torch.mm(q_rows, k_cols.T, out=out)
+    if row_bias is None:
+        return torch.addmm(col_bias, q_rows, k_cols.T, out=out)
+    torch.addmm(row_bias.unsqueeze(1), q_rows, k_cols.T, out=out)
+    return out if col_bias is None else out.add_(col_bias)
 
 
 def mask_columns(tile: Tensor, excluded: Tensor, col_start: int) -> None:
@@ -165,22 +156,29 @@ def product_gradients(
     Returns:
         (dq [N, d], dk [M, d], dscale [], dcol_bias [M] or None).
     """
-    qs = q * scale
-    q_tile = qs if tile_factor == 1.0 else qs * tile_factor
-    bias_tile = col_bias if col_bias is None or tile_factor == 1.0 else col_bias * tile_factor
-    gk = torch.zeros_like(q)
-    dk = torch.zeros_like(k)
+    unit = scale * tile_factor
+    bias_tile = None if col_bias is None else col_bias * tile_factor
+    gk, gq = torch.zeros_like(q), torch.zeros_like(k)  # G @ k and G.T @ q
     dbias = None if col_bias is None else torch.zeros_like(col_bias)
     main = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
     scratch = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
     for rows in spans(q.shape[0], block_size):
+        q_rows = q[rows] * unit
         for cols in spans(k.shape[0], block_size):
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            tile = tile_logits(q_tile, k, bias_tile, rows, cols, main.tile(*shape), exclude, row_bias)
+            tile = tile_logits(
+                q_rows,
+                k[cols],
+                main.tile(*shape),
+                None if bias_tile is None else bias_tile[cols],
+                None if row_bias is None else row_bias[rows],
+            )
+            if exclude is not None:
+                mask_columns(tile, exclude[rows], cols.start)
             grad = tile_gradient(tile, rows, cols, scratch.tile(*shape))
             gk[rows].addmm_(grad, k[cols])
-            dk[cols].addmm_(grad.T, qs[rows])
+            gq[cols].addmm_(grad.T, q[rows])
             if dbias is not None:
                 dbias[cols] += grad.sum(0)
-    dscale = (q * gk).sum()
-    return gk.mul_(scale), dk, dscale, dbias
+    dscale = torch.dot(q.reshape(-1), gk.reshape(-1))
+    return gk.mul_(scale), gq.mul_(scale), dscale, dbias

@@ -80,9 +80,11 @@ def nt_xent(
     n_views, n, dim = stacked.shape
     z = F.normalize(stacked.to(compute_dtype(stacked)), dim=-1)
     scale = torch.tensor(1.0 / temperature, dtype=z.dtype, device=z.device)
-    summed = z.sum(0)
-    # sum over anchors of their mean positive logit: sum_i (|sum_v z_vi|^2 - sum_v |z_vi|^2) / (V - 1)
-    positive = ((summed * summed).sum() - (z * z).sum()) * scale / (n_views - 1)
+    # sum over anchors of their mean positive logit: each pair of views counted from both sides;
+    # flat dot products keep no [N, D] temporaries alive for backward
+    flat = z.reshape(n_views, -1)
+    pairs = sum(torch.dot(flat[v], flat[w]) for v in range(n_views) for w in range(v + 1, n_views))
+    positive = 2 * pairs * scale / (n_views - 1)
     anchors = z.reshape(n_views * n, dim)
     rank, world = rank_and_world() if distributed else (0, 1)
     if world == 1:

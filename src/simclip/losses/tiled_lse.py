@@ -16,6 +16,7 @@ from simclip.losses.blocks import (
     LOG2E,
     RunningLogSumExp2,
     TileBuffer,
+    mask_columns,
     product_gradients,
     spans,
     tile_logits,
@@ -32,16 +33,20 @@ def _forward_statistics(
     with_cols: bool,
     block_size: int,
 ) -> tuple[Tensor, Tensor | None]:
-    q_tile = q * (scale * LOG2E)  # tiles in base-2 units, see blocks.py
+    unit = scale * LOG2E  # tiles in base-2 units, see blocks.py
     bias_tile = None if col_bias is None else col_bias * LOG2E
     rows_lse = RunningLogSumExp2(q.shape[0], q)
     cols_lse = RunningLogSumExp2(k.shape[0], q) if with_cols else None
     main = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
     scratch = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q) if with_cols else None
     for rows in spans(q.shape[0], block_size):
+        q_rows = q[rows] * unit
         for cols in spans(k.shape[0], block_size):
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            tile = tile_logits(q_tile, k, bias_tile, rows, cols, main.tile(*shape), exclude)
+            bias = None if bias_tile is None else bias_tile[cols]
+            tile = tile_logits(q_rows, k[cols], main.tile(*shape), bias)
+            if exclude is not None:
+                mask_columns(tile, exclude[rows], cols.start)
             if cols_lse is not None:
                 cols_lse.add(cols, tile, dim=0, scratch=scratch.tile(*shape))
             rows_lse.add(rows, tile, dim=1)  # last use of the tile: exponentiate in place

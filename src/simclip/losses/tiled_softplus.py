@@ -20,13 +20,14 @@ class TiledSoftplusSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, scale, col_bias, block_size: int):  # type: ignore[override]
-        qs = q * scale
         total = torch.zeros((), dtype=q.dtype, device=q.device)
         main = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
         for rows in spans(q.shape[0], block_size):
+            q_rows = q[rows] * scale
             for cols in spans(k.shape[0], block_size):
                 shape = (rows.stop - rows.start, cols.stop - cols.start)
-                tile = tile_logits(qs, k, col_bias, rows, cols, main.tile(*shape))
+                bias = None if col_bias is None else col_bias[cols]
+                tile = tile_logits(q_rows, k[cols], main.tile(*shape), bias)
                 total += F.softplus(tile).sum()
         ctx.save_for_backward(q, k, scale, col_bias)
         ctx.block_size = block_size

@@ -15,24 +15,27 @@ from torch.autograd.function import once_differentiable
 from simclip.losses.blocks import LOG2E, RunningLogSumExp2, TileBuffer, spans, tile_logits, tile_shift
 
 
-def _upper_tiles(n: int, block_size: int) -> list[tuple[slice, slice]]:
+def _upper_blocks(n: int, block_size: int) -> list[tuple[slice, list[slice]]]:
+    """Each row block with the column blocks on and above the diagonal."""
     blocks = spans(n, block_size)
-    return [(a, b) for i, a in enumerate(blocks) for b in blocks[i:]]
+    return [(rows, blocks[i:]) for i, rows in enumerate(blocks)]
 
 
 def _forward_statistics(z: Tensor, scale: Tensor, block_size: int) -> Tensor:
-    z_tile = z * (scale * LOG2E)  # tiles in base-2 units, see blocks.py
+    unit = scale * LOG2E  # tiles in base-2 units, see blocks.py
     stats = RunningLogSumExp2(z.shape[0], z)
     side = min(block_size, z.shape[0])
     main, scratch = TileBuffer(side, side, z), TileBuffer(side, side, z)
-    for rows, cols in _upper_tiles(z.shape[0], block_size):
-        shape = (rows.stop - rows.start, cols.stop - cols.start)
-        tile = tile_logits(z_tile, z, None, rows, cols, main.tile(*shape))
-        if rows == cols:
-            tile.fill_diagonal_(float("-inf"))
-        else:
-            stats.add(cols, tile, dim=0, scratch=scratch.tile(*shape))
-        stats.add(rows, tile, dim=1)
+    for rows, later in _upper_blocks(z.shape[0], block_size):
+        z_rows = z[rows] * unit
+        for cols in later:
+            shape = (rows.stop - rows.start, cols.stop - cols.start)
+            tile = tile_logits(z_rows, z[cols], main.tile(*shape))
+            if rows == cols:
+                tile.fill_diagonal_(float("-inf"))
+            else:
+                stats.add(cols, tile, dim=0, scratch=scratch.tile(*shape))
+            stats.add(rows, tile, dim=1)
     return stats.result()
 
 
@@ -57,23 +60,25 @@ class TiledSymmetricLogSumExp(torch.autograd.Function):
     def backward(ctx, grad):  # type: ignore[override]
         z, scale, lse = ctx.saved_tensors
         shift, weight = tile_shift(lse, grad)
-        z_tile = z * (scale * LOG2E)
+        unit = scale * LOG2E
         sym_grad_z = torch.zeros_like(z)  # (G + G.T) @ z, the scale applied at the end
         side = min(ctx.block_size, z.shape[0])
         main, scratch = TileBuffer(side, side, z), TileBuffer(side, side, z)
-        for rows, cols in _upper_tiles(z.shape[0], ctx.block_size):
-            shape = (rows.stop - rows.start, cols.stop - cols.start)
-            tile = tile_logits(z_tile, z, None, rows, cols, main.tile(*shape))
-            if rows == cols:
-                tile.fill_diagonal_(float("-inf"))
-            by_rows = torch.sub(tile, shift[rows].unsqueeze(1), out=scratch.tile(*shape)).exp2_()
-            by_cols = tile.sub_(shift[cols].unsqueeze(0)).exp2_()
-            if weight is not None:
-                by_rows.mul_(weight[rows].unsqueeze(1))
-                by_cols.mul_(weight[cols].unsqueeze(0))
-            sym = by_cols.add_(by_rows)
-            sym_grad_z[rows].addmm_(sym, z[cols])
-            if rows != cols:
-                sym_grad_z[cols].addmm_(sym.T, z[rows])
-        dscale = 0.5 * (z * sym_grad_z).sum()
+        for rows, later in _upper_blocks(z.shape[0], ctx.block_size):
+            z_rows = z[rows] * unit
+            for cols in later:
+                shape = (rows.stop - rows.start, cols.stop - cols.start)
+                tile = tile_logits(z_rows, z[cols], main.tile(*shape))
+                if rows == cols:
+                    tile.fill_diagonal_(float("-inf"))
+                by_rows = torch.sub(tile, shift[rows].unsqueeze(1), out=scratch.tile(*shape)).exp2_()
+                by_cols = tile.sub_(shift[cols].unsqueeze(0)).exp2_()
+                if weight is not None:
+                    by_rows.mul_(weight[rows].unsqueeze(1))
+                    by_cols.mul_(weight[cols].unsqueeze(0))
+                sym = by_cols.add_(by_rows)
+                sym_grad_z[rows].addmm_(sym, z[cols])
+                if rows != cols:
+                    sym_grad_z[cols].addmm_(sym.T, z[rows])
+        dscale = 0.5 * torch.dot(z.reshape(-1), sym_grad_z.reshape(-1))
         return sym_grad_z.mul_(scale), dscale, None
