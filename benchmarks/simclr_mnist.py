@@ -125,7 +125,7 @@ def main() -> None:
 
     train = load_dataset(args.data, split="train")
     test = load_dataset(args.data, split="test")
-    mean, std = channel_stats(train.images)
+    mean, std = channel_stats(train)
     probes = ("linear", "knn")
     results: dict = {"benchmark": "simclr_mnist", "seconds_budget": args.seconds,
                      "recipe": {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in RECIPE.items()},

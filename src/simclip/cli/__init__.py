@@ -8,10 +8,10 @@ import sys
 from typing import Sequence
 
 from simclip import __version__
-from simclip.cli import augment, demo, evaluate, simclr
+from simclip.cli import augment, clip, data, demo, evaluate, retrieve, simclr, zeroshot
 from simclip.cli.errors import USER_ERRORS, format_error
 
-COMMANDS = (simclr, evaluate, augment, demo)
+COMMANDS = (simclr, clip, evaluate, zeroshot, retrieve, augment, data, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Contrastive representation learning: train SimCLR and CLIP, evaluate with "
                     "linear probes, kNN, zero-shot and retrieval.",
         epilog="Datasets are named by a spec string: digits | mnist:PATH | cifar10:PATH | "
-               "cifar100:PATH | folder:PATH | shapes. Run 'simclip COMMAND --help' for details.")
+               "cifar100:PATH | folder:PATH | shapes | captions:FILE | wds:SHARDS. Run 'simclip COMMAND --help' for details.")
     parser.add_argument("--version", action="version", version=f"simclip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:

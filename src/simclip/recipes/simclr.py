@@ -38,9 +38,14 @@ def default_policy(channels: int, size: int) -> str:
     return "simclr-cifar" if size <= 64 else "simclr"
 
 
-def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 images ``[N, C, H, W]`` in [0, 1] units (a sample of 10k)."""
-    sample = images[: 10_000].float().div_(255)
+def channel_stats(dataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std in [0, 1] units of a dataset's images (the first 10k): from memory,
+    or from a streamed dataset's shard index when it has them."""
+    if getattr(dataset, "images", None) is None:
+        if getattr(dataset, "mean", None) is not None:
+            return tuple(dataset.mean), tuple(max(s, 1e-3) for s in dataset.std)
+        dataset = dataset.to_memory(10_000)
+    sample = dataset.images[: 10_000].float().div_(255)
     mean = sample.mean(dim=(0, 2, 3))
     std = sample.std(dim=(0, 2, 3)).clamp_min(1e-3)
     return tuple(round(float(m), 4) for m in mean), tuple(round(float(s), 4) for s in std)
@@ -59,7 +64,7 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
     model_cfg = dict(cfg.model)
     model_cfg.setdefault("in_channels", dataset.channels)
     if "mean" not in model_cfg:
-        model_cfg["mean"], model_cfg["std"] = channel_stats(dataset.images)
+        model_cfg["mean"], model_cfg["std"] = channel_stats(dataset)
     try:
         mcfg = SimCLRModelConfig(**model_cfg)
     except TypeError as err:

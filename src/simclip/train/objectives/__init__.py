@@ -1,6 +1,7 @@
 """Per-method objectives: ``(model, batch) -> (loss, metrics)``, the only part of training that
 differs between methods."""
 
+from simclip.train.objectives.clip import CLIPObjective
 from simclip.train.objectives.simclr import SimCLRObjective
 
-__all__ = ["SimCLRObjective"]
+__all__ = ["CLIPObjective", "SimCLRObjective"]

@@ -1,0 +1,64 @@
+"""``simclip clip train`` and ``simclip clip models``: contrastive image-text training."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simclip.cli.simclr import add_train_arguments, config_from_args, print_result
+from simclip.recipes import clip_config, run_clip
+from simclip.train import TrainConfig
+from simclip.train.config import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("clip", help="CLIP: train an image and a text encoder on image-caption pairs")
+    sp = p.add_subparsers(dest="clip_command", metavar="SUBCOMMAND", required=True)
+    t = sp.add_parser("train", help="train (or --resume) a CLIP run",
+                      description="Train CLIP on image-caption pairs. Example: simclip clip train "
+                                  "--data shapes --model small-cnn-32 --epochs 5 --out runs/c. Data: "
+                                  "captions:FILE.csv|jsonl, shapes, mnist:PATH / digits (generated "
+                                  "captions), labelled folders (class-name templates), wds:SHARDS.")
+    add_train_arguments(t)
+    t.add_argument("--model", default=None, help="architecture name (see 'simclip clip models')")
+    t.add_argument("--loss", choices=("clip", "siglip"), default=None)
+    t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
+    t.set_defaults(func=_train)
+    m = sp.add_parser("models", help="list the named CLIP architectures")
+    m.set_defaults(func=_models)
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.resume:
+        path = Path(args.resume) / "config.json"
+        if not path.exists():
+            raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
+        cfg = TrainConfig.load(path)
+        if args.epochs is not None:
+            cfg.epochs = args.epochs
+        cfg.progress = not args.no_progress
+    else:
+        cfg = config_from_args(args, clip_config())
+        if args.model is not None:
+            cfg.model = {"name": args.model}
+        if args.loss is not None:
+            cfg.objective["loss"] = args.loss
+        if args.policy is not None:
+            cfg.objective["policy"] = args.policy
+        if cfg.method != "clip":
+            raise ConfigError(f"--config describes a {cfg.method!r} run, not clip")
+    result = run_clip(cfg, resume=bool(args.resume))
+    print_result(result, cfg.out, args.json)
+    return 130 if result.get("interrupted") else 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from simclip.clip import get_model_config, list_models
+
+    for name in list_models():
+        cfg = get_model_config(name)
+        v = cfg.vision
+        tower = v.encoder if v.kind == "encoder" else v.kind
+        print(f"{name:<16} image {tower:<9} {v.image_size:>3}px  text {cfg.text.layers}x{cfg.text.width}  "
+              f"embed {cfg.embed_dim}")
+    return 0

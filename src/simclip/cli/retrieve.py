@@ -1,0 +1,62 @@
+"""``simclip retrieve``: image<->text retrieval recall@k on a caption dataset, or a text query."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from simclip.cli.evaluate import format_table
+from simclip.cli.zeroshot import add_model_arguments
+from simclip.clip import preprocess_tensor
+from simclip.data import load_caption_dataset
+from simclip.eval import extract_features, extract_text_features, retrieval_recall
+from simclip.recipes import load_clip_model
+from simclip.recipes.clip import tokenizer_for
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("retrieve", help="image<->text retrieval: recall@1/5/10, or search by text",
+                       description="Recall@k both ways (an image's hit counts if any of its captions "
+                                   "is in the top k). With --query, list the best-matching images.")
+    add_model_arguments(p)
+    p.add_argument("--data", required=True, help="a caption dataset spec (captions:FILE, shapes, ...)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--query", default=None, help="a text: print the --top best images for it")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    model = load_clip_model(args.run, args.checkpoint, args.device)
+    tokenize = tokenizer_for(model)
+    data = load_caption_dataset(args.data, split=args.split)
+    image_feats = extract_features(lambda x: model.encode_image(x, normalize=True), data.images,
+                                   device=args.device,
+                                   transform=lambda x: preprocess_tensor(x, model.preprocess_cfg))
+    encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
+    if args.query is not None:
+        if args.top < 1:
+            raise ValueError(f"--top must be at least 1, got {args.top}")
+        q = extract_text_features(encode_text, tokenize, [args.query], device=args.device)
+        scores, idx = (image_feats @ q[0]).topk(min(args.top, len(image_feats)))
+        hits = [{"index": int(i), "score": float(s), "caption": data.captions[int(i)][0]}
+                for s, i in zip(scores, idx)]
+        if args.json:
+            print(json.dumps({"query": args.query, "results": hits}, indent=2))
+        else:
+            for h in hits:
+                print(f"  #{h['index']:<6} {h['score']:.3f}  {h['caption']}")
+        return 0
+    texts = [c for caps in data.captions for c in caps]
+    owner = torch.tensor([i for i, caps in enumerate(data.captions) for _ in caps])
+    metrics = retrieval_recall(image_feats, extract_text_features(encode_text, tokenize, texts,
+                                                                  device=args.device), owner)
+    if args.json:
+        print(json.dumps({"data": args.data, "split": args.split, **metrics}, indent=2))
+    else:
+        print(format_table(metrics, f"retrieval on {args.data} ({args.split}: {len(data)} images, "
+                                    f"{len(texts)} captions)"))
+    return 0

@@ -1,0 +1,104 @@
+"""``simclip zeroshot``: classify images by class names alone, with prompt ensembles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from simclip.cli.evaluate import format_table
+from simclip.clip import ImagePreprocess, preprocess_tensor
+from simclip.data import load_dataset
+from simclip.eval import extract_features, get_templates, rank_labels, zero_shot_classifier, zero_shot_eval
+from simclip.recipes import load_clip_model
+from simclip.recipes.clip import tokenizer_for
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="a CLIP run folder")
+    src.add_argument("--checkpoint", help="a CLIP checkpoint: OpenAI .pt, OpenCLIP or simclip weights")
+    p.add_argument("--device", default="cpu")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zeroshot", help="zero-shot classification of an image or a dataset",
+                       description="One image: top-5 labels with probabilities and the rank of "
+                                   "--true. A dataset (--data): top-1, top-5 and mean per-class "
+                                   "recall (CLIP_benchmark's metrics).")
+    add_model_arguments(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image", help="an image file")
+    what.add_argument("--data", help="a labelled dataset spec (its class names are the labels)")
+    p.add_argument("--classes", help='comma-separated labels for --image, e.g. "cat,dog,apple"')
+    p.add_argument("--true", help="the correct label of --image: print its rank")
+    p.add_argument("--split", default="test")
+    p.add_argument("--templates", default=None,
+                   help="template set name (e.g. imagenet, cifar10, mnist) or one template with {}")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run)
+
+
+def resolve_templates(name: str | None, dataset: str | None) -> list[str]:
+    if name and "{}" in name:
+        return [name]
+    if name:
+        return get_templates(name, strict=True)
+    return get_templates(dataset) if dataset else ["a photo of a {}."]
+
+
+def _run(args: argparse.Namespace) -> int:
+    model = load_clip_model(args.run, args.checkpoint, args.device)
+    tokenize = tokenizer_for(model)
+    encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
+    if args.image:
+        return _one_image(args, model, tokenize, encode_text)
+    data = load_dataset(args.data, split=args.split)
+    if data.labels is None:
+        raise ValueError(f"--data {args.data} has no labels to classify into")
+    templates = resolve_templates(args.templates, data.name)
+    classifier = zero_shot_classifier(encode_text, tokenize, data.classes, templates, args.device)
+    feats = extract_features(lambda x: model.encode_image(x, normalize=True), data.images,
+                             device=args.device, transform=lambda x: preprocess_tensor(x, model.preprocess_cfg))
+    metrics = zero_shot_eval(feats, data.labels, classifier)
+    if args.json:
+        print(json.dumps({"data": args.data, "split": args.split, "templates": len(templates), **metrics}, indent=2))
+    else:
+        print(format_table(metrics, f"zero-shot on {args.data} ({args.split}, {len(data.classes)} classes, "
+                                    f"{len(templates)} templates)"))
+    return 0
+
+
+def _one_image(args, model, tokenize, encode_text) -> int:
+    from simclip.augment import load_image
+
+    if not args.classes:
+        raise ValueError("--image needs --classes, e.g. --classes \"cat,dog,apple\"")
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if args.true is not None and args.true not in classes:
+        raise ValueError(f"--true {args.true!r} is not one of --classes")
+    image = load_image(args.image)
+    pixels = preprocess_tensor(image[None], model.preprocess_cfg)
+    with torch.inference_mode():
+        feature = model.encode_image(pixels, normalize=True)[0]
+        classifier = zero_shot_classifier(encode_text, tokenize, classes,
+                                          resolve_templates(args.templates, None), args.device)
+        ranked = rank_labels(feature, classifier, logit_scale=float(model.logit_scale.exp()))
+    order = [classes[i] for i, _ in ranked]
+    if args.json:
+        out = {"image": args.image, "top5": [{"label": classes[i], "probability": p} for i, p in ranked[:5]]}
+        if args.true is not None:
+            out["true_rank"] = order.index(args.true) + 1
+        print(json.dumps(out, indent=2))
+        return 0
+    print(args.image)
+    for i, p in ranked[:5]:
+        bar = "#" * round(p * 40)
+        print(f"  {classes[i]:<24} {100 * p:6.2f}%  {bar}")
+    if args.true is not None:
+        print(f"Correct label: {args.true} — ranked {order.index(args.true) + 1} out of {len(classes)} labels")
+    return 0
+
+
+__all__ = ["ImagePreprocess", "add_model_arguments", "register", "resolve_templates"]

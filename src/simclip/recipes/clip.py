@@ -1,0 +1,172 @@
+"""CLIP runs: image-caption data -> a named dual encoder -> the CLIP (or SigLIP) objective -> the loop,
+with zero-shot and retrieval evaluation on the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from simclip.augment import create_policy
+from simclip.clip import CLIP, create_model, preprocess_tensor, save
+from simclip.clip.config import CLIPConfig
+from simclip.data import load_caption_dataset
+from simclip.eval import (extract_features, extract_text_features, get_templates, retrieval_recall,
+                          zero_shot_classifier, zero_shot_eval)
+from simclip.train import OptimConfig, TrainConfig, train
+from simclip.train.checkpoint import load_checkpoint, load_weights_into
+from simclip.train.config import ConfigError
+from simclip.train.distributed import setup as setup_distributed
+from simclip.train.objectives import CLIPObjective
+
+OBJECTIVE_DEFAULTS: dict[str, Any] = {"loss": "clip", "policy": None, "policy_options": {},
+                                      "templates": None}
+EVAL_PROTOCOLS = ("zeroshot", "retrieval")
+LOCK_KEYS = ("lock_image", "lock_text")  # model options applied after the model is built
+
+
+def clip_config(**overrides: Any) -> TrainConfig:
+    """A TrainConfig with CLIP's defaults: AdamW (beta2 0.98, eps 1e-6, weight decay 0.2 on weights
+    only), lr 5e-4 without batch scaling, warm-up then cosine decay (Radford et al. 2021, Table 19)."""
+    cfg = TrainConfig(method="clip", out="runs/clip", data="shapes", model={"name": "tiny-vit"},
+                      optim=OptimConfig(name="adamw", lr=5e-4, lr_scaling="none", weight_decay=0.2,
+                                        betas=(0.9, 0.98), eps=1e-6, warmup_fraction=0.1),
+                      eval_protocols=EVAL_PROTOCOLS)
+    for key, value in overrides.items():
+        if not hasattr(cfg, key):
+            raise ConfigError(f"unknown config field {key!r}")
+        setattr(cfg, key, value)
+    return cfg
+
+
+def build_model(model_cfg: dict[str, Any]) -> CLIP:
+    """``{"name": NAME, **overrides}`` (a named architecture) or ``{"config": CLIPConfig dict}``;
+    ``lock_image`` / ``lock_text`` (booleans) freeze that tower as in LiT (Zhai et al. 2022), see
+    :meth:`CLIP.lock_image_tower` and :meth:`CLIP.lock_text_tower`."""
+    cfg = dict(model_cfg)
+    locks = {key: cfg.pop(key, False) for key in LOCK_KEYS}
+    for key, value in locks.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"model.{key} must be true or false, got {value!r}")
+    if "config" in cfg:
+        model = CLIP(CLIPConfig.from_dict(cfg["config"]))
+    else:
+        name = cfg.pop("name", None)
+        if name is None:
+            raise ConfigError("model.name is required for a clip run (see 'simclip clip models')")
+        model = create_model(name, **cfg)
+    if locks["lock_image"]:
+        model.lock_image_tower()
+    if locks["lock_text"]:
+        model.lock_text_tower()
+    return model
+
+
+def tokenizer_for(model: CLIP) -> Callable[[list[str]], torch.Tensor]:
+    """The tokenizer that matches the model's text tower, padding to its context length."""
+    own = getattr(model.text, "tokenize", None)
+    if own is not None:
+        return own
+    from simclip.text import Tokenizer
+
+    tok = Tokenizer()
+    length = model.config.text.context_length
+    return lambda texts: tok(list(texts), context_length=length, truncate="end")
+
+
+def build_clip(cfg: TrainConfig, dataset) -> tuple[CLIP, CLIPObjective]:
+    """The model and objective for ``cfg``, with the resolved settings written back into ``cfg``."""
+    unknown = set(cfg.objective) - set(OBJECTIVE_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown objective option(s) for clip: {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(OBJECTIVE_DEFAULTS)}")
+    obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
+    model = build_model(cfg.model)
+    if dataset.channels not in (1, 3):
+        raise ConfigError(f"{cfg.data} has {dataset.channels} channels; CLIP needs 1 or 3")
+    cfg.objective = obj
+    augment = None
+    if obj["policy"]:
+        augment = create_policy(obj["policy"], size=dataset.image_size, channels=dataset.channels,
+                                **obj["policy_options"])
+    info = setup_distributed(cfg.device)
+    pre = model.preprocess_cfg
+    objective = CLIPObjective(tokenizer_for(model), lambda x: preprocess_tensor(x, pre), loss=obj["loss"],
+                              augment=augment, seed=cfg.seed + 7919 * info.rank,
+                              distributed=info.enabled, channels_last=cfg.channels_last)
+    return model, objective
+
+
+def evaluate_clip(model: CLIP, test, protocols=EVAL_PROTOCOLS, templates: list[str] | None = None,
+                  device: str = "cpu") -> dict[str, float]:
+    """Zero-shot classification (test labels, prompt ensembles) and image<->text retrieval (test
+    captions) of ``model`` on a caption dataset's test split."""
+    bad = [p for p in protocols if p not in EVAL_PROTOCOLS]
+    if bad:
+        raise ValueError(f"unknown clip evaluation protocol(s) {', '.join(bad)}; choose from "
+                         f"{', '.join(EVAL_PROTOCOLS)}")
+    tokenize = tokenizer_for(model)
+    pre = model.preprocess_cfg
+    feats = extract_features(lambda x: model.encode_image(x, normalize=True), test.images, device=device,
+                             transform=lambda x: preprocess_tensor(x, pre))
+    out: dict[str, float] = {}
+    if "zeroshot" in protocols and test.labels is not None:
+        templates = templates or get_templates(test.name)
+        classifier = zero_shot_classifier(lambda t: model.encode_text(t, normalize=True), tokenize,
+                                          test.classes, templates, device)
+        out.update(zero_shot_eval(feats, test.labels, classifier))
+    if "retrieval" in protocols:
+        texts = [c for caps in test.captions for c in caps]
+        owner = torch.tensor([i for i, caps in enumerate(test.captions) for _ in caps])
+        text_feats = extract_text_features(lambda t: model.encode_text(t, normalize=True), tokenize,
+                                           texts, device=device)
+        out.update(retrieval_recall(feats, text_feats, owner))
+    return out
+
+
+def run_clip(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train CLIP as ``cfg`` says; the final model is also written as ``RUN/model.safetensors``
+    (readable by :func:`simclip.clip.load`)."""
+    cfg.validate()
+    dataset = load_caption_dataset(cfg.data, split="train")
+    model, objective = build_clip(cfg, dataset)
+    evaluate = None
+    if cfg.eval_protocols:
+        test = load_caption_dataset(cfg.data, split="test")
+
+        def evaluate(m: CLIP) -> dict[str, float]:
+            return evaluate_clip(m, test, cfg.eval_protocols, cfg.objective.get("templates"), cfg.device)
+    result = train(cfg, model, objective, dataset, evaluate=evaluate, resume=resume)
+    if setup_distributed(cfg.device).is_main:
+        save(model, Path(cfg.out) / "model.safetensors")
+    return result
+
+
+def load_clip_run(run_dir: str | Path, device: str = "cpu") -> tuple[CLIP, TrainConfig]:
+    """The trained model of a CLIP run (its newest checkpoint) and the run's config."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} not found: is {run_dir} a simclip run folder?")
+    cfg = TrainConfig.load(cfg_path)
+    if cfg.method != "clip":
+        raise ConfigError(f"{run_dir} is a {cfg.method!r} run, not clip")
+    model = build_model(cfg.model)
+    weights, _, step = load_checkpoint(run_dir)
+    load_weights_into(model, weights, f"checkpoint step {step} of {run_dir}")
+    return model.to(device).eval(), cfg
+
+
+def load_clip_model(run: str | Path | None = None, checkpoint: str | Path | None = None,
+                    device: str = "cpu") -> CLIP:
+    """A CLIP model from a training run folder or from any checkpoint :func:`simclip.clip.load` reads
+    (OpenAI TorchScript, OpenCLIP or simclip files)."""
+    if (run is None) == (checkpoint is None):
+        raise ValueError("give exactly one of --run RUN or --checkpoint FILE")
+    if run is not None:
+        return load_clip_run(run, device)[0]
+    from simclip.clip import load
+
+    model, _ = load(checkpoint, device=device)
+    return model.eval()

@@ -1,0 +1,70 @@
+"""CLIP's objective (Radford et al. 2021): each image predicts its caption among the batch, and each
+caption its image — the symmetric InfoNCE over the N x N image-text logits; or SigLIP's pairwise
+sigmoid loss (Zhai et al. 2023)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from simclip.losses import clip_loss, siglip_loss
+
+LOSSES = ("clip", "siglip")
+
+
+class CLIPObjective:
+    """``inputs``: uint8 images -> the model's preprocessed float tensor (optionally augmented),
+    captions -> token ids; ``embed``: normalised image and text features ``[B, E]`` each;
+    ``loss``: :func:`~simclip.losses.clip_loss` at ``exp(logit_scale)`` (or :func:`siglip_loss` with
+    ``logit_bias``). ``after_step`` clamps the temperature, as the paper does after every step."""
+
+    def __init__(self, tokenize: Callable[[list[str]], torch.Tensor],
+                 preprocess: Callable[[torch.Tensor], torch.Tensor], loss: str = "clip",
+                 augment: Callable[..., torch.Tensor] | None = None, seed: int = 0,
+                 distributed: bool = False, channels_last: bool = False) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        self.tokenize, self.preprocess, self.loss_name = tokenize, preprocess, loss
+        self.augment = augment
+        self.distributed = distributed
+        self.channels_last = channels_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def inputs(self, batch: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        images, captions = batch[0], batch[1]
+        with torch.autocast(images.device.type, enabled=False):
+            if self.augment is not None:
+                images = self.augment(images, generator=self.generator)
+            pixels = self.preprocess(images)
+        if self.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        return pixels, self.tokenize(list(captions)).to(pixels.device)
+
+    def embed(self, model: nn.Module, inputs: tuple[torch.Tensor, torch.Tensor]
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        image, text, _ = model(*inputs)  # forward(): normalised features (DDP sees every tower)
+        return image, text
+
+    def loss(self, model: nn.Module, reps: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, dict[str, Any]]:
+        image, text = (r.float() for r in reps)
+        scale = model.logit_scale.exp()
+        if self.loss_name == "siglip":
+            loss = siglip_loss(image, text, scale, model.logit_bias, distributed=self.distributed)
+        else:
+            loss = clip_loss(image, text, scale, distributed=self.distributed)
+        return loss, {"logit_scale": float(scale.detach())}
+
+    def after_step(self, model: nn.Module) -> None:
+        model.clamp_logit_scale_()
+
+    def __call__(self, model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict[str, Any]]:
+        return self.loss(model, self.embed(model, self.inputs(batch)))
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
