@@ -8,7 +8,8 @@ each tile and turns it into dF/dL in place, then accumulates the two thin produc
 gradients with respect to ``q`` and ``k`` (as in FlashAttention, Dao et al. 2022).
 
 The log-sum-exp cores work in base 2: their tiles hold L * log2(e) (the factor is folded into
-the pre-scaled ``q``, so it costs nothing per tile) and exponentiate with exp2. On the AVX-512
+the scale applied to each row block of ``q``, so it costs nothing per tile) and exponentiate
+with exp2. On the AVX-512
 CPU build of torch measured here, exp2 runs at 0.14 ns per float32 element against 0.61 for exp,
 with the same maximum relative error (7e-8), and it does not slow down on the very negative
 arguments that low temperatures produce (exp: 9 ns per element around e^-200).
@@ -16,9 +17,8 @@ arguments that low temperatures produce (exp: 9 ns per element around e^-200).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

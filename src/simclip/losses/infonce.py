@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -15,7 +16,7 @@ from simclip.losses.checks import (
     check_same_shape,
     compute_dtype,
 )
-from simclip.losses.gather import all_gather_with_grad, rank_and_world, resolve_distributed
+from simclip.losses.gather import all_gather_with_grad, resolve_distributed
 from simclip.losses.reductions import row_col_logsumexp
 
 Score = Literal["cosine", "dot", "euclidean"]
@@ -94,20 +95,33 @@ def info_nce(
     scale = torch.tensor(factor / temperature, dtype=dtype, device=q.device)
     pos_bias = _column_bias(p, score, temperature)
     pos_logit = (q * p).sum(-1) * scale + (0.0 if pos_bias is None else pos_bias)
-    if neg is None:
-        rank, world = rank_and_world() if distributed else (0, 1)
-        columns = p if world == 1 else all_gather_with_grad(p)
-        bias = _column_bias(columns, score, temperature)
-        lse, _ = row_col_logsumexp(q, columns, scale, bias, block_size=block_size)
-    elif neg.dim() == 2:
-        lse_neg, _ = row_col_logsumexp(q, neg, scale, _column_bias(neg, score, temperature), block_size=block_size)
-        lse = torch.logaddexp(lse_neg, pos_logit)
-    else:
-        neg_logit = torch.einsum("nd,nmd->nm", q, neg) * scale
-        neg_bias = _column_bias(neg, score, temperature)
-        neg_logit = neg_logit if neg_bias is None else neg_logit + neg_bias
-        lse = torch.logsumexp(torch.cat([pos_logit.unsqueeze(1), neg_logit], 1), 1)
+    lse = _candidates_logsumexp(
+        q, p, neg, pos_logit, scale, lambda x: _column_bias(x, score, temperature), block_size, distributed
+    )
     return (lse - pos_logit).mean()
+
+
+def _candidates_logsumexp(
+    q: Tensor,
+    p: Tensor,
+    neg: Tensor | None,
+    pos_logit: Tensor,
+    scale: Tensor,
+    bias_of: Callable[[Tensor], Tensor | None],
+    block_size: int | None,
+    distributed: bool,
+) -> Tensor:
+    """[N] log-sum-exp of each query's logits over its positive and its negatives."""
+    if neg is None:  # the positives of all queries (of all ranks) are the candidates
+        columns = all_gather_with_grad(p) if distributed else p
+        return row_col_logsumexp(q, columns, scale, bias_of(columns), block_size=block_size)[0]
+    if neg.dim() == 2:
+        lse_neg, _ = row_col_logsumexp(q, neg, scale, bias_of(neg), block_size=block_size)
+        return torch.logaddexp(lse_neg, pos_logit)
+    neg_logit = torch.einsum("nd,nmd->nm", q, neg) * scale
+    neg_bias = bias_of(neg)
+    neg_logit = neg_logit if neg_bias is None else neg_logit + neg_bias
+    return torch.logsumexp(torch.cat([pos_logit.unsqueeze(1), neg_logit], 1), 1)
 
 
 class InfoNCELoss(nn.Module):
