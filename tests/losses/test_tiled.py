@@ -138,3 +138,16 @@ def test_cores_with_arbitrary_upstream_weights(weights, value_and_grads, assert_
         dense = value_and_grads(lambda *x: core(*x, None), *args)
         for block_size in (2, 4, 5):
             assert_same(value_and_grads(lambda *x: core(*x, block_size), *args), dense, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_autocast_does_not_lower_precision(name, block_size, value_and_grads, assert_same):
+    inputs = _inputs(name, 24, torch.float32)
+    want = value_and_grads(lambda *x: LOSSES[name](*x, block_size=block_size), *inputs)
+
+    def under_autocast(*x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return LOSSES[name](*x, block_size=block_size)
+
+    assert_same(value_and_grads(under_autocast, *inputs), want, atol=1e-6)

@@ -118,7 +118,8 @@ def _candidates_logsumexp(
     if neg.dim() == 2:
         lse_neg, _ = row_col_logsumexp(q, neg, scale, bias_of(neg), block_size=block_size)
         return torch.logaddexp(lse_neg, pos_logit)
-    neg_logit = torch.einsum("nd,nmd->nm", q, neg) * scale
+    with torch.autocast(q.device.type, enabled=False):  # keep the compute dtype, as reductions.py does
+        neg_logit = torch.einsum("nd,nmd->nm", q, neg) * scale
     neg_bias = bias_of(neg)
     neg_logit = neg_logit if neg_bias is None else neg_logit + neg_bias
     return torch.logsumexp(torch.cat([pos_logit.unsqueeze(1), neg_logit], 1), 1)

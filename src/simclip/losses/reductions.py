@@ -9,7 +9,9 @@ in two interchangeable implementations:
 - tiled: custom autograd Functions that walk the matrix in tiles and keep O(N + M) statistics
   (``tiled_lse.py``, ``tiled_symmetric.py``, ``tiled_softplus.py``).
 
-All inputs here are already in the compute dtype (float32 or float64) and validated.
+All inputs here are already in the compute dtype (float32 or float64) and validated. Autocast is
+switched off inside, so the products stay in that dtype under ``torch.autocast`` too (a bf16
+logit of 100 is only known to within 0.5, and the tiled path writes into float32 buffers).
 """
 
 from __future__ import annotations
@@ -68,10 +70,11 @@ def row_col_logsumexp(
         (row_lse [N], col_lse [M] or None).
     """
     tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "dual" if cols else "rows")
-    if tile is not None:
-        out = TiledLogSumExp.apply(q, k, scale, col_bias, exclude, cols, tile)
-        return out if cols else (out, None)
-    logits = torch.mm(q, k.T) * scale
+    with torch.autocast(q.device.type, enabled=False):
+        if tile is not None:
+            out = TiledLogSumExp.apply(q, k, scale, col_bias, exclude, cols, tile)
+            return out if cols else (out, None)
+        logits = torch.mm(q, k.T) * scale
     if col_bias is not None:
         logits = logits + col_bias
     if exclude is not None:
@@ -82,9 +85,10 @@ def row_col_logsumexp(
 def symmetric_logsumexp(z: Tensor, scale: Tensor, *, block_size: int | None = None) -> Tensor:
     """Row log-sum-exp [N] of ``scale * z @ z.T`` without its diagonal; z is [N, d]."""
     tile = resolve_block_size(block_size, z.shape[0], z.shape[0], "symmetric")
-    if tile is not None:
-        return TiledSymmetricLogSumExp.apply(z, scale, tile)
-    logits = torch.mm(z, z.T) * scale
+    with torch.autocast(z.device.type, enabled=False):
+        if tile is not None:
+            return TiledSymmetricLogSumExp.apply(z, scale, tile)
+        logits = torch.mm(z, z.T) * scale
     eye = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
     return torch.logsumexp(logits.masked_fill(eye, float("-inf")), 1)
 
@@ -94,9 +98,10 @@ def softplus_sum(
 ) -> Tensor:
     """0-dim sum over all pairs of ``softplus(scale * q_i . k_j + col_bias_j)``; q [N, d], k [M, d]."""
     tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "rows")
-    if tile is not None:
-        return TiledSoftplusSum.apply(q, k, scale, col_bias, tile)
-    logits = torch.mm(q, k.T) * scale
+    with torch.autocast(q.device.type, enabled=False):
+        if tile is not None:
+            return TiledSoftplusSum.apply(q, k, scale, col_bias, tile)
+        logits = torch.mm(q, k.T) * scale
     if col_bias is not None:
         logits = logits + col_bias
     return F.softplus(logits).sum()
