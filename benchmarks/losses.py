@@ -34,6 +34,9 @@ from pathlib import Path
 TARGET_RATIO = 1.5  # simclip within 1.5x of the three-product bound
 TARGET_MEMORY_MB = 100.0  # NT-Xent at 2 x 8192, d = 128
 DEFAULT_OUT = Path(__file__).parent / "results" / "losses.json"
+SRC = Path(__file__).resolve().parents[1] / "src"  # run from a checkout without installing
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
 
 
 # ---------------------------------------------------------------- child side: one case per process
@@ -182,7 +185,8 @@ def crossover(threads: int, repeats: int, cpu_time: bool) -> list[dict]:
                     times.append(clock() - start)
                 timing[path] = statistics.median(times)
             logits = (2 * n) ** 2 if name == "nt_xent" else n * n
-            rows.append({"loss": name, "n": n, "logits": logits, **timing, "tiled/dense": timing["tiled"] / timing["dense"]})
+            ratio = timing["tiled"] / timing["dense"]
+            rows.append({"loss": name, "n": n, "logits": logits, **timing, "tiled/dense": ratio})
     return rows
 
 
@@ -191,8 +195,7 @@ def crossover(threads: int, repeats: int, cpu_time: bool) -> list[dict]:
 
 def _child(kind: str, payload: dict, timeout: float) -> dict:
     code = [sys.executable, __file__, "--child", kind, json.dumps(payload)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run(code, capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run(code, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -302,7 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.repeats, args.clip_large_n = 1, 0
-    report = {"machine": _machine_info(args.threads), "clock": "process CPU time" if args.cpu_time else "wall"}
+    settings = {key: value for key, value in vars(args).items() if key not in ("child", "out")}
+    report = {
+        "machine": _machine_info(args.threads),
+        "settings": settings,
+        "clock": "process CPU time" if args.cpu_time else "wall",
+    }
     if args.crossover:
         payload = {"threads": args.threads, "repeats": args.repeats, "cpu_time": args.cpu_time}
         report["crossover"] = _child("crossover", payload, args.timeout)

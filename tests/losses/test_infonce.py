@@ -78,7 +78,9 @@ def test_temperature_001_near_identical_features_is_finite(block_size, value_and
     torch.manual_seed(3)
     base = torch.randn(1, 16)
     query, positive = base + 1e-4 * torch.randn(6, 16), base + 1e-4 * torch.randn(6, 16)
-    value, grads = value_and_grads(lambda q, p: info_nce(q, p, temperature=0.01, block_size=block_size), query, positive)
+    value, grads = value_and_grads(
+        lambda q, p: info_nce(q, p, temperature=0.01, block_size=block_size), query, positive
+    )
     assert torch.isfinite(value) and all(torch.isfinite(g).all() for g in grads)
 
 

@@ -113,7 +113,8 @@ def test_cores_with_arbitrary_upstream_weights(weights, value_and_grads, assert_
     from simclip.losses.reductions import row_col_logsumexp, softplus_sum, symmetric_logsumexp
 
     generator = torch.Generator().manual_seed(7)
-    q, k = torch.randn(11, 3, generator=generator, dtype=torch.float64), torch.randn(9, 3, generator=generator, dtype=torch.float64)
+    q = torch.randn(11, 3, generator=generator, dtype=torch.float64)
+    k = torch.randn(9, 3, generator=generator, dtype=torch.float64)
     scale, bias = torch.tensor(1.3, dtype=torch.float64), torch.randn(9, generator=generator, dtype=torch.float64)
     exclude = torch.randint(0, 9, (11,), generator=generator)
     w_rows, w_cols = torch.rand(11, dtype=torch.float64) + 0.1, torch.rand(9, dtype=torch.float64) + 0.1
