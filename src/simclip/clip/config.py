@@ -14,6 +14,8 @@ from typing import Any
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 VISION_KINDS = ("vit", "resnet", "encoder")
+TEXT_KINDS = ("transformer", "hf")
+TEXT_POOLINGS = ("mean", "cls")  # of kind "hf"; kind "transformer" pools at the end-of-text token
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
 RESIZE_MODES = ("shortest", "squash")
 
@@ -79,7 +81,18 @@ class CLIPVisionConfig:
 
 @dataclass(frozen=True)
 class CLIPTextConfig:
-    """Causal text transformer (Radford et al. 2019/2021), pooled at the end-of-text token."""
+    """Text tower.
+
+    ``kind="transformer"``: causal text transformer (Radford et al. 2019/2021), pooled at the
+    end-of-text token, with CLIP's BPE tokenizer.
+    ``kind="hf"``: the pretrained BERT-type encoder ``hf_model`` (a known name such as
+    ``"all-MiniLM-L6-v2"`` or a folder) with its own WordPiece tokenizer, ``pooling`` ``"mean"``
+    (the default) or ``"cls"`` and a new projection (:class:`~simclip.clip.hf_text.HFTextTower`); it is locked as in
+    LiT (Zhai et al. 2022) except its top ``unlocked_layers`` layers. ``vocab_size``, ``width``,
+    ``heads``, ``layers`` and ``mlp_ratio`` must then state the pretrained model's (checked when the
+    tower is built); ``context_length`` is where its tokenizer truncates.
+    ``unlocked_layers`` is also what ``CLIP.lock_text_tower()`` leaves trainable by default.
+    """
 
     context_length: int = 77
     vocab_size: int = 49408
@@ -87,12 +100,32 @@ class CLIPTextConfig:
     heads: int = 8
     layers: int = 12
     mlp_ratio: float = 4.0
+    kind: str = "transformer"
+    hf_model: str | None = None
+    pooling: str | None = None
+    unlocked_layers: int = 0
 
     def __post_init__(self) -> None:
         for name in ("context_length", "vocab_size", "width", "heads", "layers"):
             _positive_int("text", name, getattr(self, name))
         if self.width % self.heads:
             raise ValueError(f"text.width ({self.width}) must be a multiple of text.heads ({self.heads})")
+        if self.kind not in TEXT_KINDS:
+            raise ValueError(f"text.kind must be one of {TEXT_KINDS}, got {self.kind!r}")
+        if (self.kind == "hf") != isinstance(self.hf_model, str):
+            raise ValueError(f"text.hf_model must name a pretrained model when text.kind='hf' and be "
+                             f"null otherwise, got kind={self.kind!r}, hf_model={self.hf_model!r}")
+        if self.kind == "hf" and self.pooling is None:
+            object.__setattr__(self, "pooling", TEXT_POOLINGS[0])
+        if self.kind == "hf" and self.pooling not in TEXT_POOLINGS:
+            raise ValueError(f"text.pooling must be one of {TEXT_POOLINGS}, got {self.pooling!r}")
+        if self.kind == "transformer" and self.pooling is not None:
+            raise ValueError(f"text.pooling applies to kind 'hf' only (the transformer pools at the "
+                             f"end-of-text token), got {self.pooling!r}")
+        if (not isinstance(self.unlocked_layers, int) or isinstance(self.unlocked_layers, bool)
+                or not 0 <= self.unlocked_layers <= self.layers):
+            raise ValueError(f"text.unlocked_layers must be an integer in [0, text.layers="
+                             f"{self.layers}], got {self.unlocked_layers!r}")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from torch import nn
 
 from simclip.clip.config import CLIPConfig, PreprocessConfig
 from simclip.clip.encoder_tower import EncoderTower
+from simclip.clip.locking import keep_locked_eval_, lock_last_groups_, text_groups, vision_groups
 from simclip.clip.modified_resnet import ModifiedResNet
 from simclip.clip.text_transformer import TextTransformer
 from simclip.clip.vision_transformer import VisionTransformer
@@ -34,6 +35,26 @@ def build_vision_tower(cfg: CLIPConfig) -> nn.Module:
     return EncoderTower(v.encoder, cfg.embed_dim, v.in_channels, v.image_size, v.encoder_kwargs)
 
 
+def build_text_tower(cfg: CLIPConfig) -> nn.Module:
+    """The text tower ``cfg.text`` describes, projecting to ``cfg.embed_dim``."""
+    t = cfg.text
+    if t.kind == "transformer":
+        return TextTransformer(t.context_length, t.vocab_size, t.width, t.heads, t.layers,
+                               cfg.embed_dim, t.mlp_ratio, cfg.quick_gelu)
+    from simclip.clip.hf_text import HFTextTower
+
+    tower = HFTextTower(t.hf_model, cfg.embed_dim, t.pooling, t.unlocked_layers, t.context_length)
+    hf = tower.hf_config
+    actual = dict(vocab_size=hf.vocab_size, width=hf.hidden_size, heads=hf.num_attention_heads,
+                  layers=hf.num_hidden_layers, mlp_ratio=hf.intermediate_size / hf.hidden_size)
+    wrong = {k: v for k, v in actual.items() if getattr(t, k) != v}
+    if wrong:
+        raise ValueError(f"text config does not match the pretrained model {t.hf_model!r}: "
+                         + ", ".join(f"text.{k}={getattr(t, k)!r} but the model has {v!r}"
+                                     for k, v in wrong.items()))
+    return tower
+
+
 class CLIP(nn.Module):
     """Image tower ``visual``, text tower ``text``, learned temperature ``logit_scale``.
 
@@ -46,10 +67,8 @@ class CLIP(nn.Module):
         if not isinstance(config, CLIPConfig):
             raise TypeError(f"config must be a CLIPConfig, got {type(config).__name__}")
         self.config = config
-        t = config.text
         self.visual = build_vision_tower(config)
-        self.text = TextTransformer(t.context_length, t.vocab_size, t.width, t.heads, t.layers,
-                                    config.embed_dim, t.mlp_ratio, config.quick_gelu)
+        self.text = build_text_tower(config)
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init))
         self.logit_bias = (nn.Parameter(torch.tensor(float(config.init_logit_bias)))
                            if config.logit_bias else None)
@@ -86,6 +105,30 @@ class CLIP(nn.Module):
         """Keep ``logit_scale`` in [0, ln 100] (inverse temperature <= 100), as Radford et al. 2021 do
         to stabilise training; call after every optimiser step."""
         self.logit_scale.clamp_(0.0, MAX_LOGIT_SCALE)
+
+    def lock_image_tower(self, unlocked_groups: int = 0) -> None:
+        """Freeze the image tower except its last ``unlocked_groups`` parameter groups (LiT, Zhai et
+        al. 2022; groups in :mod:`simclip.clip.locking`). Frozen parts keep ``requires_grad=False``
+        and stay in eval mode (batch-norm statistics fixed) when the model trains."""
+        lock_last_groups_(self.visual, vision_groups(self.visual), unlocked_groups, "unlocked_groups")
+
+    def lock_text_tower(self, unlocked_layers: int | None = None) -> None:
+        """Freeze the text tower except its last ``unlocked_layers`` groups (``None``: the config's
+        ``text.unlocked_layers``). A pretrained (``kind="hf"``) tower counts transformer layers and
+        keeps its new projection trainable; CLIP's text transformer counts the groups of
+        :mod:`simclip.clip.locking`."""
+        unlocked = self.config.text.unlocked_layers if unlocked_layers is None else unlocked_layers
+        lock = getattr(self.text, "lock", None)
+        if lock is not None:
+            lock(unlocked)
+        else:
+            lock_last_groups_(self.text, text_groups(self.text), unlocked, "unlocked_layers")
+
+    def train(self, mode: bool = True) -> CLIP:
+        """Training mode for everything but the locked parts, which stay in eval mode."""
+        super().train(mode)
+        keep_locked_eval_(self)
+        return self
 
     def set_image_size(self, image_size: int) -> None:
         """Adapt to another input size: positional embeddings are resampled bicubically on the grid
