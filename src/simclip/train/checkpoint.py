@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 _STEP = re.compile(r"^step-(\d{8})\.safetensors$")
+_STEP_FILE = re.compile(r"^step-(\d{8})\.(safetensors|state\.pt)$")
 
 
 class CheckpointError(RuntimeError):
@@ -35,7 +36,11 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except (SafetensorError, RuntimeError) as err:
+            # safetensors and torch.save report a full disk (ENOSPC, EFBIG) as their own errors
+            raise OSError(f"cannot write {path.name}: {err}") from None
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -65,8 +70,12 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, stat
     _atomic_write(state_path, lambda tmp: torch.save(state, tmp))
     _atomic_write(ckpt_dir / "latest.json",
                   lambda tmp: Path(tmp).write_text(json.dumps({"step": step}) + "\n"))
-    for old in list_checkpoints(run_dir)[:-keep]:
-        for p in _paths(ckpt_dir, old):
+    # Steps past this one belong to a branch the run left: it resumed from an older checkpoint
+    # because the newest was unreadable, and keeping that one instead of this would lose the run.
+    kept = set([s for s in list_checkpoints(run_dir) if s <= step][-keep:])
+    for p in ckpt_dir.iterdir():  # older checkpoints, and halves of pairs a killed process left
+        m = _STEP_FILE.match(p.name)
+        if m and int(m.group(1)) not in kept:
             p.unlink(missing_ok=True)
     for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink(missing_ok=True)
