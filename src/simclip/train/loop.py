@@ -14,6 +14,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -24,13 +25,19 @@ from torch import nn
 from simclip.data import batches, steps_per_epoch
 from simclip.plots import plot_training_curves
 from simclip.train import distributed as dist_
-from simclip.train.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
-from simclip.train.config import TrainConfig
+from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
+from simclip.train.config import ConfigError, TrainConfig
 from simclip.train.logger import RunLogger, read_metrics
 from simclip.train.optim import build_optimizer
 from simclip.train.progress import Progress
 from simclip.train.schedule import warmup_cosine
 from simclip.train.step import Objective, forward_backward
+
+
+# Share of unusable samples (undecodable files, bad shard samples) a run skips before it stops;
+# a TrainConfig field ``max_bad_fraction``, where the config has one, overrides it.
+MAX_BAD_FRACTION = 0.05
+_MIN_JUDGED = 1000  # samples a streamed run draws before its share of bad ones is judged
 
 
 class TrainingError(RuntimeError):
@@ -60,6 +67,8 @@ class _Run:
     dist: dist_.DistInfo
     device: torch.device
     run_dir: Path
+    dataset: Any = None
+    first_step: int = 0  # the step this process started at (a resumed run's checkpoint)
 
 
 def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
@@ -73,14 +82,16 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
     """
     cfg.validate()
     info = dist_.setup(cfg.device)
+    spe = _check_before_work(cfg, dataset, info)
     run = _prepare(cfg, model, objective, info)
+    if resume and not list_checkpoints(run.run_dir):
+        warnings.warn(f"{run.run_dir} has no checkpoint yet (it stopped before its first): "
+                      "training starts from step 0", stacklevel=2)
+        resume = False
     state = _restore(run) if resume else LoopState()
     if not resume:
         torch.manual_seed(cfg.seed)
-    spe = steps_per_epoch(len(dataset), cfg.batch_size, drop_last=True, world_size=info.world_size)
-    if spe < 1:
-        raise TrainingError(f"dataset {cfg.data!r} has {len(dataset)} samples, fewer than one batch "
-                            f"of {cfg.batch_size} x {info.world_size} process(es)")
+    run.dataset, run.first_step = dataset, state.step
     total = cfg.epochs * spe
     peak = cfg.optim.peak_lr(cfg.batch_size * info.world_size)
     logger = RunLogger(run.run_dir, active=info.is_main)
@@ -127,7 +138,43 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
         plot_training_curves(rows, run.run_dir / "curves.png", title=f"{cfg.method} on {cfg.data}")
     return {**final, "steps": state.step, "epochs": state.epoch, "train_seconds": state.elapsed,
             "images_per_s": _throughput(cfg, state, info), "skipped_steps": state.skipped_steps,
-            "interrupted": state.interrupted}
+            "bad_samples": _bad_samples(dataset), "interrupted": state.interrupted}
+
+
+def _check_before_work(cfg: TrainConfig, dataset, info: dist_.DistInfo) -> int:
+    """Errors that need no run folder: the device, a dataset smaller than one batch, too many
+    unusable files in an in-memory dataset. Returns the steps per epoch."""
+    try:
+        device = torch.device(cfg.device)
+    except RuntimeError as err:
+        raise ConfigError(f"device {cfg.device!r} is not a device name ({err})") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {cfg.device!r} is not available: this machine has "
+                          f"{torch.cuda.device_count()} CUDA device(s)")
+    spe = steps_per_epoch(len(dataset), cfg.batch_size, drop_last=True, world_size=info.world_size)
+    if spe < 1:
+        raise TrainingError(f"dataset {cfg.data!r} has {len(dataset)} samples, fewer than one batch "
+                            f"of {cfg.batch_size} x {info.world_size} process(es)")
+    bad_files = getattr(dataset, "bad_files", None) or []
+    total = len(bad_files) + len(dataset)
+    if len(bad_files) > _bad_limit(cfg) * total:
+        raise TrainingError(_too_many_bad(cfg, len(bad_files), total, bad_files))
+    return spe
+
+
+def _bad_samples(dataset) -> int:
+    """Unusable samples the dataset skipped: files of an image folder, samples of shards."""
+    return len(getattr(dataset, "bad_files", None) or []) + getattr(dataset, "bad_samples", 0)
+
+
+def _bad_limit(cfg: TrainConfig) -> float:
+    return getattr(cfg, "max_bad_fraction", MAX_BAD_FRACTION)
+
+
+def _too_many_bad(cfg: TrainConfig, bad: int, total: int, examples: list[str]) -> str:
+    return (f"{cfg.data}: {bad} of {total} samples are unusable ({100 * bad / max(total, 1):.1f}%, "
+            f"more than max_bad_fraction={_bad_limit(cfg)}); first: {'; '.join(examples[:3])} — "
+            "repair or remove them")
 
 
 def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dist_.DistInfo) -> _Run:
@@ -156,13 +203,19 @@ def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, 
                                       enabled=cfg.precision == "bf16")
     no_sync = getattr(run.step_model, "no_sync", None)
     sync = (lambda: dist_.average_gradients(run.model, run.dist)) if run.dist.enabled else None
+    buffers = [b.clone() for b in run.model.buffers()]  # BatchNorm statistics, restored on a skip
     value, metrics = forward_backward(run.objective, run.step_model, batch, autocast=autocast,
                                       micro_batch=cfg.micro_batch, raw_model=run.model,
                                       no_sync=no_sync, sync_gradients=sync)
-    if not math.isfinite(value):
+    # A finite loss can still have a non-finite gradient (an overflow in the backward pass); the
+    # step would make every weight NaN, so it is skipped like a non-finite loss.
+    if not (math.isfinite(value) and _finite_gradients(run.model)):
         state.bad_steps += 1
         state.skipped_steps += 1
         run.optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():  # the forward pass of a bad batch already moved them
+            for b, saved in zip(run.model.buffers(), buffers):
+                b.copy_(saved)
         if state.bad_steps >= cfg.max_bad_steps:
             raise TrainingError(f"loss was not finite for {state.bad_steps} steps in a row (step "
                                 f"{state.step}); the last good checkpoint in {cfg.out}/checkpoints is "
@@ -176,6 +229,11 @@ def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, 
     if after is not None:
         after(run.model)
     return value, {k: float(v) for k, v in metrics.items()}
+
+
+def _finite_gradients(model: nn.Module) -> bool:
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return not grads or bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
 
 
 def _epoch_batches(dataset, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo) -> Iterator[tuple]:
@@ -203,6 +261,19 @@ def _save(run: _Run, state: LoopState) -> None:
             raise TrainingError(f"cannot write a checkpoint in {run.run_dir / 'checkpoints'}: {err}; "
                                 f"the previous checkpoint is intact") from None
     dist_.barrier(run.dist)
+    _judge_streamed_bad(run, state)
+
+
+def _judge_streamed_bad(run: _Run, state: LoopState) -> None:
+    """A streamed dataset counts its bad samples as batches are drawn: judge their share of what
+    this process drew, on every rank together, once the count means something."""
+    bad = getattr(run.dataset, "bad_samples", 0)
+    drawn = bad + (state.step - run.first_step) * run.cfg.batch_size
+    over = drawn >= min(_MIN_JUDGED, len(run.dataset)) and bad > _bad_limit(run.cfg) * drawn
+    if dist_.any_rank(over, run.dist, run.device):
+        examples = list(getattr(run.dataset, "bad_messages", []))
+        raise TrainingError(f"{_too_many_bad(run.cfg, bad, drawn, examples)}; stopped at step "
+                            f"{state.step} with a checkpoint saved")
 
 
 def _restore(run: _Run) -> LoopState:
