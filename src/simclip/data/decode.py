@@ -34,6 +34,8 @@ def decode_image(path: Path, channels: int = 3) -> np.ndarray:
     """Decode ``path`` into uint8 ``[H, W, channels]`` (see the module docstring for the modes)."""
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if not _regular_file(path):
+        raise ImageDecodeError(f"{path}: not a regular file (a pipe, a device or a broken link)")
     try:
         with warnings.catch_warnings():
             # PIL only warns between MAX_IMAGE_PIXELS and twice that; reject from the limit on.
@@ -56,6 +58,8 @@ def header_size(path: Path) -> tuple[int, int] | None:
 
     None when the header cannot be read; decoding reports the reason later.
     """
+    if not _regular_file(path):
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -66,6 +70,13 @@ def header_size(path: Path) -> tuple[int, int] | None:
                 return width, height
     except Exception:  # unreadable headers are reported by decode_image
         return None
+
+
+def _regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file, or a missing one (which opening reports as missing).
+    Opening a named pipe would block for ever, so pipes, devices and broken links are refused."""
+    path = Path(path)
+    return path.is_file() or not (path.exists() or path.is_symlink())
 
 
 def choose_size(sizes: list[tuple[int, int] | None], requested: int | None, default: int = 32) -> int:
