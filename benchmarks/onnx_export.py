@@ -13,6 +13,7 @@ of onnxruntime, and the largest absolute difference between their outputs. Infor
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -45,7 +46,8 @@ def bench_model(name: str, batches: list[int], repeats: int, threads: int, folde
     model = create_model(name).eval()
     image_path, text_path = export_onnx(model, folder / name)
     rows = []
-    for tower, path, encode in (("image", image_path, model.encode_image), ("text", text_path, model.encode_text)):
+    towers = (("image", image_path, model.encode_image), ("text", text_path, model.encode_text))
+    for tower, path, encode in towers:
         session = onnx_session(path, threads)
         for batch in batches:
             images, tokens = example_inputs(model, batch, seed=batch)
@@ -53,14 +55,8 @@ def bench_model(name: str, batches: list[int], repeats: int, threads: int, folde
             feed = {session.get_inputs()[0].name: x.numpy()}
             with torch.inference_mode():
                 diff = float((encode(x) - torch.from_numpy(session.run(None, feed)[0])).abs().max())
-
-                def run_torch():
-                    encode(x)
-
-                def run_ort():
-                    session.run(None, feed)
-
-                torch_ms, ort_ms = time_pair(run_torch, run_ort, repeats)
+                torch_ms, ort_ms = time_pair(functools.partial(encode, x),
+                                             functools.partial(session.run, None, feed), repeats)
             row = {"model": name, "tower": tower, "batch": batch,
                    "torch_ms_median": statistics.median(torch_ms), "torch_ms_fastest": min(torch_ms),
                    "onnxruntime_ms_median": statistics.median(ort_ms), "onnxruntime_ms_fastest": min(ort_ms),
@@ -76,7 +72,8 @@ def bench_model(name: str, batches: list[int], repeats: int, threads: int, folde
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["tiny-vit", "small-cnn-28"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--repeats", type=int, default=20)
@@ -91,7 +88,8 @@ def main() -> None:
         rows = [r for name in args.models for r in bench_model(name, args.batches, args.repeats, args.threads,
                                                                  Path(folder))]
     if args.json:
-        result = {"benchmark": "onnx_export", "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+        result = {"benchmark": "onnx_export", "torch": torch.__version__,
+                  "onnxruntime": onnxruntime.__version__,
                   "threads": args.threads, "repeats": args.repeats, "machine": platform.machine(),
                   "processor": platform.processor() or platform.machine(), "results": rows}
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -59,7 +59,7 @@ def test_blend_formula_against_float64():
 def test_background_box_is_filled():
     images = torch.full((1, 3, 40, 40), 128, dtype=torch.uint8)
     out = render_text(images, "x", background=(0, 0, 255), color=(255, 255, 255))
-    left, top, right, bottom = text_bbox(40, 40, "x", background=(0, 0, 255))
+    left, top, _, _ = text_bbox(40, 40, "x", background=(0, 0, 255))
     corner = out[0, :, top + 1, left + 1]  # inside the padded box, away from the glyph
     assert corner.tolist() == [0, 0, 255]
 

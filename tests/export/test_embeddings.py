@@ -50,7 +50,8 @@ def test_plain_tensor_default_ids_and_raw_features(model_and_data, tmp_path):
     model, data = model_and_data
     path = export_embeddings(model, data.images[:5], tmp_path / "sub" / "raw.npy", normalize=False)
     ids, vectors = read_embeddings(path)
-    assert ids == ["0", "1", "2", "3", "4"] and json.loads((tmp_path / "sub" / "raw.ids.json").read_text()) == ids
+    assert ids == ["0", "1", "2", "3", "4"]
+    assert json.loads((tmp_path / "sub" / "raw.ids.json").read_text()) == ids
     assert np.allclose(vectors, _reference(model, data.images[:5], normalize=False), atol=1e-4)
     pq_path = export_embeddings(model, data.images[:5], tmp_path / "raw.parquet")
     assert pq.read_table(pq_path).column_names == ["id", "embedding"]
@@ -64,7 +65,7 @@ def test_plain_tensor_default_ids_and_raw_features(model_and_data, tmp_path):
 ])
 def test_bad_arguments(model_and_data, tmp_path, kwargs, error, match):
     model, data = model_and_data
-    args = dict(dataset_or_images=data, out_path="emb.npy", ids=None, **{})
+    args = dict(dataset_or_images=data, out_path="emb.npy", ids=None)
     args.update(kwargs)
     with pytest.raises(error, match=match):
         export_embeddings(model, args["dataset_or_images"], tmp_path / args["out_path"], args["ids"])

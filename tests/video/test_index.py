@@ -31,7 +31,8 @@ def test_index_holds_every_video_under_relative_ids(built, video_dir):
     vectors = np.load(out / "embeddings.npy")
     assert vectors.shape == (4, 3) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     index = ImageIndex(out)  # the image search service reads it as it is
-    assert len(index) == 4 and index.file_of("shapes/red_square.mp4") == video_dir / "shapes" / "red_square.mp4"
+    assert len(index) == 4
+    assert index.file_of("shapes/red_square.mp4") == video_dir / "shapes" / "red_square.mp4"
     assert index_info(out)["identity"] == model_identity(built[0])
 
 

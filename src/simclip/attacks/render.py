@@ -102,7 +102,8 @@ def _padding(pixels: int) -> int:
     return max(1, round(0.15 * pixels))
 
 
-def _masks(text: str, height: int, width: int, font, size, position, background) -> tuple[np.ndarray, np.ndarray | None]:
+def _masks(text: str, height: int, width: int, font, size, position,
+           background) -> tuple[np.ndarray, np.ndarray | None]:
     """Coverage masks in [0, 1] ``[H, W]`` of the text and of its background box (or ``None``)."""
     pixels = _font_pixels(text, height, width, font, size)
     xy, anchor = _anchor(position, height, width)

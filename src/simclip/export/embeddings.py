@@ -87,8 +87,8 @@ def _write_parquet(path: Path, features: np.ndarray, ids: list[str], labels: Ten
     except ImportError as err:
         raise ImportError("writing .parquet needs pyarrow: pip install pyarrow") from err
     dim = features.shape[1]
-    columns = {"id": pa.array(ids, pa.string()),
-               "embedding": pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1), pa.float32()), dim)}
+    flat = pa.array(features.reshape(-1), pa.float32())
+    columns = {"id": pa.array(ids, pa.string()), "embedding": pa.FixedSizeListArray.from_arrays(flat, dim)}
     if labels is not None:
         columns["label"] = pa.array(labels.numpy().astype(np.int64))
     meta = {"embed_dim": dim, "normalized": normalized, "classes": classes}

@@ -138,11 +138,13 @@ def onnx_max_abs_diff(model: nn.Module, image_path: str | Path, text_path: str |
     model.eval()
     try:
         images, tokens = example_inputs(model, batch, seed)
-        expected = (model.encode_image(images, normalize=normalize), model.encode_text(tokens, normalize=normalize))
+        expected = (model.encode_image(images, normalize=normalize),
+                    model.encode_text(tokens, normalize=normalize))
     finally:
         model.train(was_training)
     out = {}
-    for key, path, x, want in (("image", image_path, images, expected[0]), ("text", text_path, tokens, expected[1])):
+    for key, path, x, want in (("image", image_path, images, expected[0]),
+                               ("text", text_path, tokens, expected[1])):
         session = onnx_session(path)
         got = session.run(None, {session.get_inputs()[0].name: x.cpu().numpy()})[0]
         out[f"{key}_max_abs_diff"] = float(np.abs(got - want.float().cpu().numpy()).max())

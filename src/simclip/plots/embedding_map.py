@@ -44,7 +44,8 @@ def embed_2d(features: Tensor, method: str = "tsne", seed: int = 0) -> np.ndarra
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
 
-def embedding_figure(coords: np.ndarray, labels: Tensor, classnames: Sequence[str], title: str = "") -> Figure:
+def embedding_figure(coords: np.ndarray, labels: Tensor, classnames: Sequence[str],
+                     title: str = "") -> Figure:
     """Scatter of ``[N, 2]`` ``coords`` coloured by ``labels``; one legend entry per class present."""
     labels = check_labels("labels", labels, coords.shape[0], num_classes=len(classnames)).numpy()
     many = len(classnames) > MAX_LEGEND_CLASSES

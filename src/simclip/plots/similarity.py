@@ -17,6 +17,8 @@ from torch import Tensor  # noqa: E402
 
 from simclip.eval._checks import check_features  # noqa: E402
 
+TITLE = "Cosine similarity between text and image features"
+
 
 def _check_inputs(image_features: Tensor, text_features: Tensor, images: Tensor,
                   captions: Sequence[str]) -> tuple[Tensor, Tensor]:
@@ -34,13 +36,13 @@ def _check_inputs(image_features: Tensor, text_features: Tensor, images: Tensor,
 
 
 def similarity_figure(image_features: Tensor, text_features: Tensor, images: Tensor,
-                      captions: Sequence[str], title: str = "Cosine similarity between text and image features"
-                      ) -> Figure:
+                      captions: Sequence[str], title: str = TITLE) -> Figure:
     """The figure of :func:`plot_similarity_matrix` (one axes: the matrix and ``N`` thumbnails)."""
     image_features, text_features = _check_inputs(image_features, text_features, images, captions)
     sim = (F.normalize(text_features, dim=1) @ F.normalize(image_features, dim=1).T).numpy()
     rows, cols = sim.shape
-    fig, ax = plt.subplots(figsize=(2.0 + 1.1 * cols + 0.06 * max(len(c) for c in captions), 1.5 + 0.8 * rows))
+    caption_width = 0.06 * max(len(c) for c in captions)  # inches for the row labels
+    fig, ax = plt.subplots(figsize=(2.0 + 1.1 * cols + caption_width, 1.5 + 0.8 * rows))
     ax.imshow(sim, cmap="viridis", vmin=float(sim.min()), vmax=float(sim.max()))
     threshold = (sim.min() + sim.max()) / 2
     for r in range(rows):
@@ -68,7 +70,7 @@ def similarity_figure(image_features: Tensor, text_features: Tensor, images: Ten
 
 def plot_similarity_matrix(image_features: Tensor, text_features: Tensor, images: Tensor,
                            captions: Sequence[str], out: str | Path,
-                           title: str = "Cosine similarity between text and image features") -> Path:
+                           title: str = TITLE) -> Path:
     """Write a PNG of the ``[M, N]`` cosine similarities between ``M`` texts and ``N`` images.
 
     Args:

@@ -20,7 +20,8 @@ def mean_pool(frame_features: Tensor, weights: Tensor | Sequence[float] | None =
     ``weights``: ``T`` non-negative numbers, not all zero; ``None`` weighs every frame alike.
     """
     if not isinstance(frame_features, Tensor) or frame_features.ndim != 2 or frame_features.shape[0] == 0:
-        got = tuple(frame_features.shape) if isinstance(frame_features, Tensor) else type(frame_features).__name__
+        got = (tuple(frame_features.shape) if isinstance(frame_features, Tensor)
+               else type(frame_features).__name__)
         raise ValueError(f"frame_features must be a float tensor [T, E] with T >= 1, got {got}")
     if not frame_features.is_floating_point():
         raise ValueError(f"frame_features must be floating point, got {frame_features.dtype}")

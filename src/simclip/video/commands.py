@@ -1,0 +1,83 @@
+"""``simclip video index|search``: text->video search over a folder of videos.
+
+The model flags are those of ``simclip index build``; ``register(subparsers)`` adds the command and
+each handler takes the parsed ``argparse.Namespace`` and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from simclip.serve.vector_index import KINDS
+from simclip.video.frames import STRATEGIES
+from simclip.video.index import build_video_index, search_videos
+
+
+def _embedder(args: argparse.Namespace):
+    from simclip.serve.commands import embedder_from_args
+    from simclip.serve.embedder import load_embedder
+
+    if getattr(args, "index", None) is None:
+        return load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
+                             device=args.device)
+    return embedder_from_args(args)  # with no model flag: the model recorded in the index
+
+
+def cli_video_index(args: argparse.Namespace) -> int:
+    embedder = _embedder(args)
+    info = build_video_index(embedder.model, embedder.preprocess, args.videos, args.out,
+                             num_frames=args.frames, strategy=args.strategy, identity=embedder.identity,
+                             kind=args.kind, overwrite=args.overwrite, progress=not args.no_progress)
+    print(f"indexed {info['count']} videos ({info['unreadable']} unreadable skipped, {args.frames} frames "
+          f"each) -> {args.out}")
+    return 0
+
+
+def cli_video_search(args: argparse.Namespace) -> int:
+    embedder = _embedder(args)
+    hits = search_videos(args.index, embedder.model, embedder.tokenizer, args.text, args.k,
+                         identity=embedder.identity, device=args.device)
+    if args.json:
+        print(json.dumps([{"id": rel, "score": score} for rel, score in hits], indent=2))
+        return 0
+    for rank, (rel, score) in enumerate(hits, start=1):
+        print(f"{rank:3d}. {score:.4f}  {rel}")
+    return 0
+
+
+def _model_args(p: argparse.ArgumentParser, required: bool) -> None:
+    group = p.add_mutually_exclusive_group(required=required)
+    group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
+    group.add_argument("--run", metavar="RUN", help="a CLIP training run folder")
+    group.add_argument("--model", metavar="NAME", help="an architecture name, randomly initialised (seed 0): "
+                                                       "for smoke tests only")
+    p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
+    p.add_argument("--device", default="cpu")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``video`` (with ``index`` and ``search``) to a sub-command parser."""
+    video = sub.add_parser("video", help="text->video search: mean-pooled CLIP frame embeddings")
+    actions = video.add_subparsers(dest="video_command", metavar="ACTION", required=True)
+
+    build = actions.add_parser("index", help="embed every video under a folder into a new index")
+    build.add_argument("--videos", required=True, metavar="DIR", help="folder of videos (recursive)")
+    build.add_argument("--out", required=True, metavar="INDEX", help="folder to write the index to")
+    _model_args(build, required=True)
+    build.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
+    build.add_argument("--strategy", choices=STRATEGIES, default="uniform",
+                       help="uniform: the middle frame of each segment; random: a seeded draw per segment")
+    build.add_argument("--kind", choices=KINDS, default="auto",
+                       help="search structure (as simclip index build)")
+    build.add_argument("--overwrite", action="store_true")
+    build.add_argument("--no-progress", action="store_true")
+    build.set_defaults(func=cli_video_index)
+
+    search = actions.add_parser("search", help="the videos closest to a text")
+    search.add_argument("--index", required=True, metavar="INDEX")
+    search.add_argument("--text", required=True)
+    search.add_argument("-k", type=int, default=5, help="number of videos to list")
+    _model_args(search, required=False)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cli_video_search)
