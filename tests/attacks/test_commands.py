@@ -26,8 +26,10 @@ def checkpoint(tmp_path_factory):
 
 
 def test_dataset_run_prints_the_metrics(checkpoint, capsys):
-    assert run(["attack", "--checkpoint", checkpoint, "--data", "shapes", "--limit", "24", "--json"]) == 0
+    assert run(["attack", "--checkpoint", checkpoint, "--data", "shapes", "--limit", "24", "--json",
+                "--control", "qwerty"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert 0 <= out["control_top1"] <= 100
     assert out["num_images"] == 24.0 and 0 <= out["clean_top1"] <= 100
     assert out["accuracy_drop"] == pytest.approx(out["clean_top1"] - out["attacked_top1"])
 

@@ -59,6 +59,17 @@ def test_metrics_match_the_hand_computed_values():
     assert all(isinstance(v, float) for v in metrics.values())
 
 
+def test_control_text_measures_covering_alone():
+    metrics = typographic_attack_eval(ReadsTheText(), tokenize, dark_images(), LABELS, CLASSES,
+                                      attack_labels=ATTACK, render_kwargs=dict(size=0.4),
+                                      control_text="qwerty")
+    # this model reacts to any white text with its "attacked" table: 1 of 6 right
+    assert metrics["control_top1"] == pytest.approx(100 * 1 / 6)
+    with pytest.raises(ValueError, match="control_text"):
+        typographic_attack_eval(ReadsTheText(), tokenize, dark_images(), LABELS, CLASSES,
+                                attack_labels=ATTACK, control_text=" ")
+
+
 def test_attack_labels_by_name_equal_by_index():
     names = [CLASSES[a] for a in ATTACK]
     by_name = typographic_attack_eval(ReadsTheText(), tokenize, dark_images(), LABELS, CLASSES,

@@ -89,7 +89,8 @@ def _dataset(args: argparse.Namespace, model, tokenize) -> int:
         attack = attack if isinstance(attack, str) else attack[:args.limit]
     metrics = typographic_attack_eval(model, tokenize, images, labels, data.classes,
                                       _templates(args, data.name), attack, seed=args.seed,
-                                      device=args.device, render_kwargs=render_options(args))
+                                      device=args.device, render_kwargs=render_options(args),
+                                      control_text=args.control)
     if args.figure:
         written = args.write or data.classes[(int(labels[0]) + 1) % len(data.classes)]
         attack_figure(model, tokenize, images[0], data.classes, written, args.figure,
@@ -135,6 +136,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write", help="the label to write; default for --data: a random other class per image")
     p.add_argument("--templates", default=None, help="template set name or one template with {}")
     p.add_argument("--seed", type=int, default=0, help="seed of the random written labels")
+    p.add_argument("--control", metavar="TEXT", default=None,
+                   help="--data: also write this non-class text (e.g. qwerty) and report control_top1, "
+                        "the accuracy lost to covering pixels alone")
     p.add_argument("--size", type=float, default=None, help="text height as a fraction of the image side")
     p.add_argument("--position", default="center", choices=["center", "bottom"])
     p.add_argument("--color", type=_colour, default=(255, 255, 255),

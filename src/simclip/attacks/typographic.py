@@ -55,7 +55,8 @@ def typographic_attack_eval(model: torch.nn.Module, tokenizer: Tokenizer, images
                             classnames: Sequence[str], templates: Sequence[str] = ("a photo of a {}.",),
                             attack_labels: str | Sequence[int | str] | Tensor = "random-other", *,
                             seed: int = 0, batch_size: int = 256, device: str | torch.device = "cpu",
-                            render_kwargs: dict[str, Any] | None = None) -> dict[str, float]:
+                            render_kwargs: dict[str, Any] | None = None,
+                            control_text: str | None = None) -> dict[str, float]:
     """Zero-shot accuracy before and after writing a wrong class name onto every image.
 
     Args:
@@ -68,6 +69,9 @@ def typographic_attack_eval(model: torch.nn.Module, tokenizer: Tokenizer, images
         templates: zero-shot prompt templates with ``{}`` (prompt-ensembled classifier).
         attack_labels: see :func:`choose_attack_labels`.
         render_kwargs: options of :func:`simclip.attacks.render_text` (size, position, colour, ...).
+        control_text: also write this non-class text (e.g. ``"qwerty"``) the same way and report
+            ``control_top1``: the accuracy lost to covering pixels alone, so that
+            ``control_top1 - attacked_top1`` is what reading the written label costs.
 
     Returns (percentages): ``clean_top1``, ``attacked_top1``, ``accuracy_drop`` (points),
     ``attack_success_rate`` (of the images classified correctly when clean, the share now classified
@@ -89,7 +93,13 @@ def typographic_attack_eval(model: torch.nn.Module, tokenizer: Tokenizer, images
                                     device, transform=lambda b: preprocess_tensor(b, cfg))
         return (features @ classifier.T).argmax(1)
 
-    return attack_metrics(labels, attack, predict(images), predict(attacked))
+    metrics = attack_metrics(labels, attack, predict(images), predict(attacked))
+    if control_text is not None:
+        if not isinstance(control_text, str) or not control_text.strip():
+            raise ValueError(f"control_text must be a non-empty str, got {control_text!r}")
+        control = render_text(images, control_text, **(render_kwargs or {}))
+        metrics["control_top1"] = 100.0 * float((predict(control) == labels).double().mean())
+    return metrics
 
 
 def attack_metrics(labels: Tensor, attack: Tensor, clean_pred: Tensor, attacked_pred: Tensor

@@ -41,8 +41,8 @@ def similarity_figure(image_features: Tensor, text_features: Tensor, images: Ten
     image_features, text_features = _check_inputs(image_features, text_features, images, captions)
     sim = (F.normalize(text_features, dim=1) @ F.normalize(image_features, dim=1).T).numpy()
     rows, cols = sim.shape
-    caption_width = 0.06 * max(len(c) for c in captions)  # inches for the row labels
-    fig, ax = plt.subplots(figsize=(2.0 + 1.1 * cols + caption_width, 1.5 + 0.8 * rows))
+    caption_width = 0.08 * max(len(c) for c in captions)  # inches for the row labels at 10 pt
+    fig, ax = plt.subplots(figsize=(0.8 + 0.8 * cols + caption_width, 1.2 + 0.8 * (rows + 1)))
     ax.imshow(sim, cmap="viridis", vmin=float(sim.min()), vmax=float(sim.max()))
     threshold = (sim.min() + sim.max()) / 2
     for r in range(rows):
@@ -80,6 +80,6 @@ def plot_similarity_matrix(image_features: Tensor, text_features: Tensor, images
     """
     fig = similarity_figure(image_features, text_features, images, captions, title)
     out = Path(out)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, bbox_inches="tight")  # row captions may reach past the axes
     plt.close(fig)
     return out
