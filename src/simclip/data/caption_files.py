@@ -56,8 +56,13 @@ def load_caption_file(path: Path, split: str = "train", image_size: int | None =
     path = Path(path)
     grouped: dict[Path, tuple[int, list[str]]] = {}  # image -> (first line, captions), file order
     for line, image, caption in read_caption_rows(path):
-        image_path = (path.parent / image).resolve()
-        if not image_path.is_file():
+        try:
+            image_path = (path.parent / image).resolve()
+            found = image_path.is_file()
+        except (OSError, ValueError) as err:  # a NUL byte, a name too long for the file system
+            raise CaptionFileError(f"{path} line {line}: image path {image!r} cannot be used "
+                                   f"({err})") from None
+        if not found:
             raise FileNotFoundError(f"{path} line {line}: image {image!r} not found "
                                     f"(looked for {image_path})")
         grouped.setdefault(image_path, (line, []))[1].append(caption)
@@ -109,8 +114,9 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, str, str]]:
             continue
         try:
             record = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise CaptionFileError(f"{path} line {line}: invalid JSON ({err.msg})") from None
+        except (ValueError, RecursionError) as err:  # also nesting too deep, integers too long
+            reason = err.msg if isinstance(err, json.JSONDecodeError) else err
+            raise CaptionFileError(f"{path} line {line}: invalid JSON ({reason})") from None
         if not isinstance(record, dict):
             raise CaptionFileError(f"{path} line {line}: expected a JSON object, got "
                                    f"{type(record).__name__}")
@@ -123,5 +129,10 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, str, str]]:
                 or not all(isinstance(c, str) for c in captions):
             raise CaptionFileError(f"{path} line {line}: 'image' must be a string and 'caption' a "
                                    "string or a non-empty list of strings")
+        try:  # a \ud800 escape decodes to a lone surrogate, which UTF-8 (shards, logs) cannot hold
+            "".join([image, *captions]).encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise CaptionFileError(f"{path} line {line}: text with an unpaired surrogate "
+                                   f"escape ({err.object[err.start]!r})") from None
         rows += [(line, image, caption) for caption in captions]
     return rows

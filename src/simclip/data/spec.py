@@ -165,6 +165,15 @@ def _parse_options(spec: str, query: str, keys: tuple[str, ...]) -> dict[str, st
 
 
 def _check_path(spec: str, kind: str, raw_path: str) -> Path:
+    try:
+        return _existing_path(spec, kind, raw_path)
+    except DatasetSpecError:
+        raise
+    except (OSError, RuntimeError, ValueError) as err:  # ~nosuchuser, a name too long, a NUL byte
+        raise spec_error(spec, f"path {raw_path!r} cannot be used ({err})") from None
+
+
+def _existing_path(spec: str, kind: str, raw_path: str) -> Path:
     path = Path(raw_path).expanduser()
     if kind == "wds":  # may be a brace pattern; webdataset.py resolves and checks it
         return path
