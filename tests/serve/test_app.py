@@ -1,8 +1,12 @@
 import asyncio
+import io
 import json
+import os
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from fastapi.testclient import TestClient
 
 from simclip.serve.app import create_app
@@ -47,7 +51,7 @@ def test_image_search_finds_the_uploaded_file_first(client, shapes_dir):
     assert len(hits) == 3
 
 
-def test_classify_gives_a_distribution_over_labels(client):
+def test_classify_gives_a_distribution_over_labels(client, clip_embedder):
     data = png_bytes(draw_shape("circle", (220, 40, 40), 12))
     r = client.post("/api/classify", files={"file": ("c.png", data, "image/png")},
                     data={"labels": "circle, square ,triangle,"})
@@ -57,6 +61,12 @@ def test_classify_gives_a_distribution_over_labels(client):
     assert body["results"][0]["prompt"] == "a photo of a circle."
     assert sum(x["probability"] for x in body["results"]) == pytest.approx(1.0, abs=1e-9)
     assert body["logit_scale"] == pytest.approx(1 / 0.07, rel=1e-4)
+    # reference: softmax of scaled cosines, in float64, from the embedder directly
+    image = clip_embedder.embed_images([Image.open(io.BytesIO(data)).convert("RGB")])[0].astype(np.float64)
+    texts = clip_embedder.embed_texts([f"a photo of a {x}." for x in ("circle", "square", "triangle")])
+    logits = (1 / 0.07) * texts.astype(np.float64) @ image
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose([x["probability"] for x in body["results"]], expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("labels", ["circle", "a,a", ",,", "x," + "y" * 101])
@@ -84,8 +94,6 @@ def test_image_route_serves_only_indexed_ids(client, path):
 
 
 def test_image_route_refuses_a_symlink_swapped_in_after_indexing(tmp_path):
-    import os
-
     root = tmp_path / "imgs"
     write_shapes(root, shapes=("circle",), colours=("red", "blue"), sizes=(8,))
     embedder = FakeEmbedder()
@@ -152,6 +160,7 @@ def test_unexpected_error_is_a_bare_500(built_index, clip_embedder, caplog):
 def test_info_health_page_and_openapi(client, clip_embedder):
     info = client.get("/api/info").json()
     assert info["index"]["count"] == 36 and info["model"] == clip_embedder.identity
+    assert "image_root" not in info["index"] and "path" not in info["index"]  # no server paths
     assert info["limits"]["max_upload_bytes"] == 64 * 1024
     assert client.get("/healthz").json() == {"status": "ok", "images": 36}
     page = client.get("/")
@@ -194,3 +203,20 @@ def test_saturated_model_gives_503_and_slow_work_504(tmp_path):
     statuses, bodies = _concurrent_statuses(slow, 1)
     assert statuses == [504] and "too long" in bodies[0]["detail"]
     assert not any(marker in json.dumps(bodies) for marker in TRACE_MARKERS)
+
+
+def test_public_identity_hides_server_paths():
+    from simclip.serve.app import public_identity
+
+    identity = {"model": "m", "checkpoint": "/srv/models/weights.pt", "sha256": "ab", "embed_dim": 4}
+    assert public_identity(identity) == {**identity, "checkpoint": "weights.pt"}
+    assert public_identity({**identity, "checkpoint": None})["checkpoint"] is None
+
+
+def test_decompression_bomb_upload_is_400(client):
+    from tests.serve.test_images import _png_claiming_size
+
+    r = client.post("/api/search/image", files={"file": ("bomb.png", _png_claiming_size(30_000, 30_000),
+                                                          "image/png")})
+    assert_clean_error(r, 400)
+    assert "exceeds the limit" in r.json()["detail"]

@@ -108,6 +108,18 @@ def zero_shot(embedder: Embedder, image_vec: np.ndarray, labels: list[str]) -> l
             for lb, pr, p in zip(labels, prompts, probs)]
 
 
+def public_index_info(index: ImageIndex) -> dict[str, Any]:
+    """What clients may see of an index: no server paths."""
+    info = index.info()
+    return {key: info[key] for key in ("count", "dim", "vector_index", "created", "updated")}
+
+
+def public_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """The model identity with the checkpoint reduced to its file name (no server paths)."""
+    checkpoint = identity.get("checkpoint")
+    return {**identity, "checkpoint": Path(checkpoint).name if checkpoint else None}
+
+
 def _hits(scores: np.ndarray, ids: list[str]) -> list[Hit]:
     return [Hit(id=i, score=float(s), url=f"/images/{quote(i)}") for s, i in zip(scores, ids)]
 
@@ -150,7 +162,8 @@ def api_routes(index: ImageIndex, embedder: Embedder, gate: ModelGate, max_uploa
         limits = {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels, "max_k": MAX_K,
                   "max_query_chars": MAX_QUERY_CHARS, "max_labels": MAX_LABELS,
                   "max_concurrency": gate.max_concurrency, "request_timeout_s": gate.timeout_s}
-        return InfoResponse(index=index.info(), model=dict(embedder.identity), limits=limits)
+        return InfoResponse(index=public_index_info(index), model=public_identity(embedder.identity),
+                            limits=limits)
 
     return router
 

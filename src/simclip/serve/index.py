@@ -138,7 +138,8 @@ def add_to_index(index_dir: str | Path, embedder: Embedder, new_images: str | Pa
 
     ``new_images``: a folder (walked recursively) or image files, all inside the index's image root.
     Returns ``{"added", "already_indexed", "unreadable", "count"}``. The FAISS structure is rebuilt
-    when the collection crosses the exact/approximate threshold or outgrows its IVF training.
+    when the collection crosses the exact/approximate threshold or outgrows its IVF training. A
+    running service keeps the index it opened; restart it to serve the additions.
     """
     index_dir = Path(index_dir)
     meta = _read_meta(index_dir)
