@@ -64,7 +64,8 @@ def bench_model(name: str, batches: list[int], repeats: int, threads: int, folde
             row["torch_items_per_s"] = batch / row["torch_ms_median"] * 1e3
             row["onnxruntime_items_per_s"] = batch / row["onnxruntime_ms_median"] * 1e3
             row["speedup"] = row["torch_ms_median"] / row["onnxruntime_ms_median"]
-            rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            rows.append({k: v if k == "max_abs_diff" or not isinstance(v, float) else round(v, 4)
+                         for k, v in row.items()})
             print(f"{name:13s} {tower:5s} B={batch:4d}: torch {row['torch_items_per_s']:9.1f}/s, "
                   f"onnxruntime {row['onnxruntime_items_per_s']:9.1f}/s (x{row['speedup']:.2f}), "
                   f"max |diff| {diff:.1e}")
