@@ -87,11 +87,12 @@ class CLIPTextConfig:
     end-of-text token, with CLIP's BPE tokenizer.
     ``kind="hf"``: the pretrained BERT-type encoder ``hf_model`` (a known name such as
     ``"all-MiniLM-L6-v2"`` or a folder) with its own WordPiece tokenizer, ``pooling`` ``"mean"``
-    (the default) or ``"cls"`` and a new projection (:class:`~simclip.clip.hf_text.HFTextTower`); it is locked as in
-    LiT (Zhai et al. 2022) except its top ``unlocked_layers`` layers. ``vocab_size``, ``width``,
-    ``heads``, ``layers`` and ``mlp_ratio`` must then state the pretrained model's (checked when the
-    tower is built); ``context_length`` is where its tokenizer truncates.
-    ``unlocked_layers`` is also what ``CLIP.lock_text_tower()`` leaves trainable by default.
+    (the default) or ``"cls"`` and a new projection (:class:`~simclip.clip.hf_text.HFTextTower`);
+    it is locked as in LiT (Zhai et al. 2022) except its top ``unlocked_layers`` layers.
+    ``vocab_size``, ``width``, ``heads``, ``layers`` and ``mlp_ratio`` must then state the
+    pretrained model's (checked when the tower is built); ``context_length`` is where its tokenizer
+    truncates. ``unlocked_layers`` is also what ``CLIP.lock_text_tower()`` leaves trainable by
+    default.
     """
 
     context_length: int = 77

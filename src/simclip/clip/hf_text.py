@@ -60,7 +60,8 @@ def _transformers():
     try:
         import transformers
     except ImportError:
-        raise ImportError("a Hugging Face text tower needs transformers: pip install 'simclip[text]'") from None
+        raise ImportError("a Hugging Face text tower needs transformers: "
+                          "pip install 'simclip[text]'") from None
     transformers.logging.set_verbosity_error()  # its load reports repeat what _load_pretrained checks
     return transformers
 

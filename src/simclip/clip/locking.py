@@ -30,7 +30,8 @@ LOCKED_ATTR = "_simclip_locked"
 
 
 def lock_(parts: Iterable[nn.Module | nn.Parameter]) -> None:
-    """Freeze modules and parameters; modules are marked to stay in eval mode (see :func:`keep_locked_eval_`)."""
+    """Freeze modules and parameters; modules are marked to stay in eval mode
+    (see :func:`keep_locked_eval_`)."""
     for part in parts:
         if isinstance(part, nn.Parameter):
             part.requires_grad_(False)

@@ -2,7 +2,8 @@
 
 Downstream code uses only ``encode_image``, ``encode_text``, ``forward``, ``logit_scale``,
 ``logit_bias`` and ``clamp_logit_scale_``; ``config`` (a :class:`CLIPConfig`) and ``preprocess_cfg``
-travel with the weights.
+travel with the weights. Training set-up may lock either tower (``lock_image_tower``,
+``lock_text_tower``: LiT, Zhai et al. 2022).
 """
 
 from __future__ import annotations
