@@ -120,3 +120,25 @@ def long_caption_rows(images: list[str], length: int = 10_000) -> bytes:
         text = "".join(pieces[(i + k) % len(pieces)] for k in range(length))[:length]
         rows.append((image, '"' + text.replace('"', '""') + '"'))
     return _csv(rows)
+
+
+def corrupt_shard_images(shards: list[Path], every: int) -> int:
+    """Replace the image of every ``every``-th sample in the tar ``shards`` by garbage bytes (the
+    index stays as it was); returns how many samples were spoiled."""
+    import io
+    import tarfile
+
+    spoiled = 0
+    for shard in shards:
+        with tarfile.open(shard) as tar:
+            members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+        with tarfile.open(shard, "w") as tar:
+            images = 0
+            for member, data in members:
+                if member.name.endswith(".png"):
+                    images += 1
+                    if images % every == 0:
+                        data, spoiled = b"\x89PNG garbage", spoiled + 1
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+    return spoiled

@@ -4,16 +4,21 @@ Image folders: unusual colour modes decode; undecodable files (corrupt, truncate
 decompression bombs, a named pipe, a broken link) are skipped, counted and reported at the end;
 more than 5% of them stop the run before it starts; ``strict=1`` makes the first one an error.
 Caption files: every structural mistake is one error line naming the file and the line, before a
-run folder exists; 10,000-character captions in any script train. Never a traceback.
+run folder exists; 10,000-character captions in any script train. WebDataset shards: spoiled
+samples are skipped and counted; more than 5% stop the run at a checkpoint. Never a traceback.
 """
 
 import json
+import re
 
 import pytest
 
 from simclip.cli import main
-from tests.reliability.corpus import (caption_file_cases, long_caption_rows, write_bad_images,
-                                      write_caption_images, write_plain_images, write_unusual_images)
+from simclip.data import write_shards
+from simclip.train.checkpoint import list_checkpoints
+from tests.reliability.corpus import (caption_file_cases, corrupt_shard_images, long_caption_rows,
+                                      write_bad_images, write_caption_images, write_plain_images,
+                                      write_unusual_images)
 from tests.reliability.harness import write_config
 
 
@@ -86,3 +91,28 @@ def test_ten_thousand_character_captions_train(tmp_path, capsys):
     path.write_bytes(long_caption_rows(write_caption_images(tmp_path)))
     assert _clip_train(tmp_path, path) == 0
     assert "done: 2 steps" in capsys.readouterr().out
+
+
+def _spoiled_shards(tmp_path, every):
+    shards = write_shards("digits?size=16", tmp_path / "shards", shard_size=500)
+    return corrupt_shard_images(shards, every)
+
+
+def test_bad_shard_samples_within_the_limit_are_skipped_and_counted(tmp_path, capsys):
+    assert _spoiled_shards(tmp_path, every=40) == 34  # 2.4% of 1,437
+    with pytest.warns(UserWarning, match="skipping samples that cannot be used"):
+        assert _train(tmp_path, f"wds:{tmp_path / 'shards'}", "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    # counted as drawn: a shard read again to fill the epoch's last batches counts its bad twice
+    bad = result["bad_samples"]
+    assert result["steps"] == 44 and 25 <= bad <= 0.05 * (44 * 32 + bad)
+
+
+def test_too_many_bad_shard_samples_stop_the_run_with_a_checkpoint(tmp_path, capsys):
+    _spoiled_shards(tmp_path, every=5)  # 20%
+    with pytest.warns(UserWarning):
+        assert _train(tmp_path, f"wds:{tmp_path / 'shards'}") == 2
+    err = _one_error_line(capsys.readouterr().err)
+    stopped = int(re.search(r"stopped at step (\d+) with a checkpoint saved", err).group(1))
+    assert "samples are unusable" in err and ".tar, sample" in err and "max_bad_fraction" in err
+    assert list_checkpoints(tmp_path / "run")[-1] == stopped and stopped < 44
