@@ -149,7 +149,7 @@ def report(records: list, elapsed: float, args: argparse.Namespace) -> dict:
         "status_counts": {str(k): v for k, v in sorted(statuses.items())},
         "non_2xx": sum(v for k, v in statuses.items() if not 200 <= k < 300),
         "5xx": sum(v for k, v in statuses.items() if k >= 500), "connection_errors": statuses.get(0, 0),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "note": args.note,
     }
     result["meets_target_zero_5xx"] = result["5xx"] == 0 and result["connection_errors"] == 0
     return result
@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny-vit", help="architecture, random init (default tiny-vit)")
     parser.add_argument("--checkpoint", default=None, help="CLIP weights instead of --model")
     parser.add_argument("--max-concurrency", type=int, default=4)
+    parser.add_argument("--note", default="", help="conditions of the run, stored in the JSON")
     parser.add_argument("--json", default=str(RESULTS))
     args = parser.parse_args()
 
