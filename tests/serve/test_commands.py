@@ -39,7 +39,7 @@ def test_serve_flags_parse_and_call_serve(tmp_path, monkeypatch):
     write_shapes(images, shapes=("circle",), colours=("red",), sizes=(8, 9))
     run(["index", "build", "--images", str(images), "--out", str(out), "--model", "tiny-vit", "--no-progress"])
     calls = {}
-    monkeypatch.setattr(commands, "serve", lambda index, embedder, **kw: calls.update(index=index, **kw))
+    monkeypatch.setattr("simclip.serve.app.serve", lambda index, embedder, **kw: calls.update(index=index, **kw))
     assert run(["serve", "--index", str(out), "--port", "8123", "--max-upload-mb", "2",
                 "--max-concurrency", "3", "--timeout", "4"]) == 0
     assert calls == {"index": str(out), "host": "127.0.0.1", "port": 8123, "max_upload_bytes": 2 * 1024 * 1024,
@@ -51,3 +51,9 @@ def test_build_needs_a_model_source(tmp_path):
         parser().parse_args(["index", "build", "--images", "x", "--out", "y"])
     with pytest.raises(SystemExit):
         parser().parse_args(["index", "build", "--images", "x", "--out", "y", "--model", "a", "--run", "b"])
+
+
+def test_kind_choices_match_the_index_kinds():
+    from simclip.serve.vector_index import KINDS
+
+    assert commands.INDEX_KINDS == KINDS

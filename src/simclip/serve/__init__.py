@@ -3,12 +3,28 @@
 ``build_index`` / ``add_to_index`` / ``index_info`` manage an index folder, :class:`ImageIndex`
 searches one, ``create_app`` / ``serve`` put it behind a JSON API and a web page. Everything model
 specific goes through the small :class:`Embedder` protocol.
+
+Names are imported on first use (PEP 562), so that the command line can register ``simclip index``
+and ``simclip serve`` without loading FAISS, FastAPI or torch.
 """
 
-from simclip.serve.app import create_app, serve
-from simclip.serve.embedder import ClipEmbedder, Embedder, load_embedder
-from simclip.serve.images import ImageDecodeError
-from simclip.serve.index import ImageIndex, IndexMismatchError, add_to_index, build_index, index_info
+from __future__ import annotations
 
-__all__ = ["ClipEmbedder", "Embedder", "ImageDecodeError", "ImageIndex", "IndexMismatchError",
-           "add_to_index", "build_index", "create_app", "index_info", "load_embedder", "serve"]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "create_app": "app", "serve": "app",
+    "ClipEmbedder": "embedder", "Embedder": "embedder", "load_embedder": "embedder",
+    "ImageDecodeError": "images",
+    "ImageIndex": "index", "IndexMismatchError": "index", "add_to_index": "index",
+    "build_index": "index", "index_info": "index",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'simclip.serve' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"simclip.serve.{_HOMES[name]}"), name)

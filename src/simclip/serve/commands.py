@@ -1,7 +1,8 @@
 """``simclip index build|add|info`` and ``simclip serve``: argument parsing over the serve API.
 
 ``register(subparsers)`` adds both commands; each handler takes the parsed ``argparse.Namespace``
-and returns an exit code.
+and returns an exit code. FAISS, FastAPI and torch are imported by the handlers, not here, so that
+registering the commands costs nothing and needs none of them.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simclip.serve.app import serve
-from simclip.serve.embedder import ClipEmbedder, load_embedder
-from simclip.serve.index import add_to_index, build_index, index_info
-from simclip.serve.vector_index import KINDS
+if TYPE_CHECKING:
+    from simclip.serve.embedder import ClipEmbedder
+
+INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")  # simclip.serve.vector_index.KINDS, without importing FAISS
 
 
 def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
-    group.add_argument("--run", metavar="RUN", help="a CLIP training run folder (its final checkpoint)")
+    group.add_argument("--run", metavar="RUN",
+                       help="a CLIP training run folder (reserved: not readable yet, use --checkpoint)")
     group.add_argument("--model", metavar="NAME",
                        help="an architecture name, randomly initialised (seed 0): for smoke tests only")
     p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
@@ -29,6 +32,9 @@ def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
 def embedder_from_args(args: argparse.Namespace) -> ClipEmbedder:
     """The embedder named by ``--checkpoint``/``--run``/``--model``; with none, the one recorded in
     ``args.index`` (its checkpoint file, or its architecture name at seed 0)."""
+    from simclip.serve.embedder import load_embedder
+    from simclip.serve.index import index_info
+
     if args.checkpoint or args.run or args.model:
         return load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
                              device=args.device)
@@ -39,6 +45,9 @@ def embedder_from_args(args: argparse.Namespace) -> ClipEmbedder:
 
 
 def cli_index_build(args: argparse.Namespace) -> int:
+    from simclip.serve.embedder import load_embedder
+    from simclip.serve.index import build_index
+
     embedder = load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
                              device=args.device)
     info = build_index(embedder, args.images, args.out, batch_size=args.batch_size,
@@ -49,6 +58,8 @@ def cli_index_build(args: argparse.Namespace) -> int:
 
 
 def cli_index_add(args: argparse.Namespace) -> int:
+    from simclip.serve.index import add_to_index
+
     report = add_to_index(args.index, embedder_from_args(args), args.paths, batch_size=args.batch_size,
                           progress=not args.no_progress)
     print(f"added {report['added']} images ({report['already_indexed']} already indexed, "
@@ -57,11 +68,15 @@ def cli_index_add(args: argparse.Namespace) -> int:
 
 
 def cli_index_info(args: argparse.Namespace) -> int:
+    from simclip.serve.index import index_info
+
     print(json.dumps(index_info(args.index), indent=2))
     return 0
 
 
 def cli_serve(args: argparse.Namespace) -> int:
+    from simclip.serve.app import serve
+
     if args.max_upload_mb <= 0:
         raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
     if not Path(args.index).is_dir():
@@ -81,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--images", required=True, metavar="DIR", help="folder of images (recursive)")
     build.add_argument("--out", required=True, metavar="INDEX", help="folder to write the index to")
     _add_model_args(build, required=True)
-    build.add_argument("--kind", choices=KINDS, default="auto",
+    build.add_argument("--kind", choices=INDEX_KINDS, default="auto",
                        help="search structure: auto = exact up to 20,000 images, IVF above")
     build.add_argument("--overwrite", action="store_true", help="replace an index already in --out")
     build.set_defaults(func=cli_index_build)
