@@ -79,3 +79,17 @@ def test_bad_input_is_one_clear_line(argv, needle, tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
+
+
+def test_a_run_folder_serves_as_the_index_model(run, tmp_path, capsys):
+    data = load_caption_dataset(DATA, split="test")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(6):
+        Image.fromarray(np.ascontiguousarray(data.images[i].permute(1, 2, 0).numpy())).save(folder / f"{i}.png")
+    assert main(["index", "build", "--run", str(run), "--images", str(folder), "--out", str(tmp_path / "idx"),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["index", "info", "--index", str(tmp_path / "idx")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["count"] == 6 and info["identity"]["embed_dim"] == 64

@@ -114,7 +114,13 @@ class ClipEmbedder:
 
 
 def _tokenizer_for(model: torch.nn.Module, tokenizer: str | Path | None) -> Callable:
+    """``tokenizer`` when given ("clip" or a trained BPE folder); else the text tower's own."""
     from simclip.text import get_tokenizer
+
+    if tokenizer is None or (tokenizer == "clip" and hasattr(getattr(model, "text", None), "tokenize")):
+        from simclip.recipes.clip import tokenizer_for
+
+        return tokenizer_for(model)
 
     config = getattr(model, "config", None)
     context_length = config.text.context_length if config is not None else 77
@@ -155,10 +161,19 @@ def embedder_from_checkpoint(checkpoint: str | Path, tokenizer: str | Path | Non
 
 
 def embedder_from_run(run: str | Path, device: str = "cpu") -> ClipEmbedder:
-    """The hook for ``--run RUN`` (a CLIP training run folder): resolve the run's final checkpoint and
-    tokenizer, then defer to :func:`embedder_from_checkpoint`."""
-    raise ValueError(f"loading a CLIP training run ({str(run)!r}) is not available yet; pass the run's "
-                     f"checkpoint file with --checkpoint instead")
+    """A CLIP training run folder: its final ``model.safetensors`` when the run finished, otherwise
+    its newest checkpoint (identity: a hash of the weights)."""
+    final = Path(run) / "model.safetensors"
+    if final.is_file():
+        return embedder_from_checkpoint(final, None, device)
+    from simclip.clip.preprocess import ImagePreprocess
+    from simclip.recipes.clip import load_clip_run
+
+    model, cfg = load_clip_run(run, device)
+    identity = {"model": cfg.model.get("name", "clip"), "checkpoint": str(Path(run).resolve()),
+                "sha256": state_dict_sha256(model), "embed_dim": model.embed_dim}
+    return ClipEmbedder(model, ImagePreprocess(model.preprocess_cfg), _tokenizer_for(model, None),
+                        identity, device)
 
 
 def load_embedder(checkpoint: str | Path | None = None, *, run: str | Path | None = None,

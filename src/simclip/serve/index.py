@@ -60,7 +60,7 @@ def _read_meta(index_dir: Path) -> dict[str, Any]:
     return meta
 
 
-def _write_index_files(index_dir: Path, embeddings: np.ndarray, ids: list[str], meta: dict[str, Any],
+def write_index_files(index_dir: Path, embeddings: np.ndarray, ids: list[str], meta: dict[str, Any],
                        index: faiss.Index) -> None:
     """Write all four files under temporary names, then rename each into place."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -128,7 +128,7 @@ def build_index(embedder: Embedder, images_dir: str | Path, out_dir: str | Path,
     meta = {"format": FORMAT_VERSION, "identity": dict(embedder.identity), "image_root": str(root),
             "count": len(kept), "dim": int(vectors.shape[1]), "requested_kind": kind,
             "vector_index": params, "trained_on": len(kept), "created": now, "updated": now}
-    _write_index_files(out, vectors, kept, meta, index)
+    write_index_files(out, vectors, kept, meta, index)
     return {**index_info(out), "unreadable": len(bad)}
 
 
@@ -165,7 +165,7 @@ def add_to_index(index_dir: str | Path, embedder: Embedder, new_images: str | Pa
         index = faiss.read_index(str(index_dir / FILES["faiss"]))
         index.add(vectors)
     meta.update(count=len(ids), vector_index=params, updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    _write_index_files(index_dir, embeddings, ids, meta, index)
+    write_index_files(index_dir, embeddings, ids, meta, index)
     return {**report, "count": len(ids)}
 
 

@@ -18,7 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from simclip.serve.embedder import state_dict_sha256, unit_rows
-from simclip.serve.index import FILES, FORMAT_VERSION, ImageIndex, _write_index_files, index_info
+from simclip.serve.index import FILES, FORMAT_VERSION, ImageIndex, write_index_files, index_info
 from simclip.serve.vector_index import build_vector_index, choose_kind
 from simclip.video.embed import embed_video
 from simclip.video.frames import frame_indices, sample_frames
@@ -94,7 +94,7 @@ def build_video_index(model: torch.nn.Module, preprocess: Callable[[Image.Image]
             "requested_kind": kind, "vector_index": params, "trained_on": len(kept), "created": now,
             "updated": now, "media": "video",
             "frames": {"num_frames": num_frames, "strategy": strategy, "pooling": "mean"}}
-    _write_index_files(out, vectors, kept, meta, index)
+    write_index_files(out, vectors, kept, meta, index)
     return {**index_info(out), "unreadable": len(bad)}
 
 
