@@ -51,7 +51,7 @@ def test_load_embedder_needs_exactly_one_source(tmp_path):
         load_embedder(tmp_path / "a.pt", model="tiny-vit")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_embedder(tmp_path / "missing.pt")
-    with pytest.raises(ValueError, match="--checkpoint"):
+    with pytest.raises(FileNotFoundError, match="not a simclip run folder|a simclip run folder"):
         load_embedder(run=tmp_path)
 
 
