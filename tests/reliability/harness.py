@@ -111,33 +111,46 @@ def wait_for(proc: subprocess.Popen, ready, timeout: float = 120, poll: float = 
 
 def kill_at_random(proc: subprocess.Popen, run: Path, rng: random.Random, max_delay: float) -> dict:
     """SIGKILL once training has logged a step, after a further uniform delay in [0, max_delay)."""
-    started = wait_for(proc, lambda: logged_steps(run) > 0)
+    stale, before = _half_written(run), logged_steps(run)
+    started = wait_for(proc, lambda: logged_steps(run) > before)
     delay = rng.uniform(0, max_delay)
     time.sleep(delay)
-    return _kill(proc, run, "random", started=started, delay=round(delay, 3))
+    return _kill(proc, run, "random", stale, started=started, delay=round(delay, 3))
+
+
+def kill_after(proc: subprocess.Popen, run: Path, delay: float) -> dict:
+    """SIGKILL ``delay`` seconds after the start, whatever the process is doing by then (importing,
+    loading data, training, writing a checkpoint, drawing the curves, exiting)."""
+    stale, deadline = _half_written(run), time.monotonic() + delay
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return _kill(proc, run, "uniform", stale, delay=round(delay, 3))
 
 
 def kill_in_checkpoint_write(proc: subprocess.Popen, run: Path, timeout: float = 120) -> dict:
-    """SIGKILL as soon as a checkpoint file is seen half-written (a ``.tmp`` in ``checkpoints/``)."""
-    ckpt = run / "checkpoints"
-
-    def writing() -> bool:
-        try:
-            return any(name.endswith(".tmp") for name in os.listdir(ckpt))
-        except FileNotFoundError:
-            return False
-
-    caught = wait_for(proc, writing, timeout, poll=0.0002)
-    return _kill(proc, run, "checkpoint-write", caught_mid_write=caught)
+    """SIGKILL as soon as a checkpoint file is seen half-written (a new ``.tmp`` in
+    ``checkpoints/``; one a killed process left behind does not count)."""
+    stale = _half_written(run)
+    caught = wait_for(proc, lambda: bool(_half_written(run) - stale), timeout, poll=0.0002)
+    return _kill(proc, run, "checkpoint-write", stale, caught_mid_write=caught)
 
 
-def _kill(proc: subprocess.Popen, run: Path, how: str, **details) -> dict:
+def _kill(proc: subprocess.Popen, run: Path, how: str, stale: set[str], **details) -> dict:
+    mid_write = bool(_half_written(run) - stale)
     alive = proc.poll() is None
     if alive:
         proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    return {"how": how, "killed": alive, "at_step": logged_steps(run),
+    return {"how": how, "killed": alive, "mid_write": alive and mid_write, "at_step": logged_steps(run),
             "checkpoints": list_checkpoints(run), **details}
+
+
+def _half_written(run: Path) -> set[str]:
+    """The temporary checkpoint files (``.tmp``) in ``checkpoints/`` right now."""
+    try:
+        return {name for name in os.listdir(run / "checkpoints") if name.endswith(".tmp")}
+    except FileNotFoundError:
+        return set()
 
 
 def interrupt(proc: subprocess.Popen, run: Path, after_steps: int = 3) -> Finished:

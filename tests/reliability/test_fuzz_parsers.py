@@ -2,6 +2,7 @@
 files. Each input either parses or fails with the parser's own clear error — never another
 exception."""
 
+import os
 import string
 
 import pytest
@@ -16,7 +17,9 @@ from simclip.text import Tokenizer
 from tests.reliability.corpus import write_caption_images
 
 SOT, EOT = 49406, 49407
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# benchmarks/reliability.py runs these with SIMCLIP_FUZZ_EXAMPLES=3000
+FUZZ = settings(max_examples=int(os.environ.get("SIMCLIP_FUZZ_EXAMPLES", "150")), deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")

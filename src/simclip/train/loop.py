@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shutil
 import signal
 import threading
 import time
@@ -189,8 +191,20 @@ def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dis
     run_dir = Path(cfg.out)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run_dir / "config.json")
+        _write_config(cfg, run_dir / "config.json")
     return _Run(cfg, model, step_model, objective, build_optimizer(model, cfg.optim), info, device, run_dir)
+
+
+def _write_config(cfg: TrainConfig, path: Path) -> None:
+    """Replace ``config.json`` whole: a disk that fills up while it is rewritten (every resume
+    rewrites it) must not leave a run that cannot be resumed."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        cfg.save(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise TrainingError(f"cannot write {path}: {err}") from None
 
 
 def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, dict[str, Any]]:
@@ -257,9 +271,10 @@ def _save(run: _Run, state: LoopState) -> None:
                    "torch_rng": torch.get_rng_state(), "objective": objective_states}
         try:
             save_checkpoint(run.run_dir, state.step, run.model, payload, keep=run.cfg.keep_checkpoints)
-        except OSError as err:
-            raise TrainingError(f"cannot write a checkpoint in {run.run_dir / 'checkpoints'}: {err}; "
-                                f"the previous checkpoint is intact") from None
+        except OSError as err:  # torch.save's own words for a full disk are cryptic: add the space
+            free = shutil.disk_usage(run.run_dir).free / 1e6
+            raise TrainingError(f"cannot write a checkpoint in {run.run_dir / 'checkpoints'} ({free:.1f} MB "
+                                f"free there): {err}; the previous checkpoint is intact") from None
     dist_.barrier(run.dist)
     _judge_streamed_bad(run, state)
 
