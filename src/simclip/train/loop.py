@@ -86,13 +86,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
     info = dist_.setup(cfg.device)
     spe = _check_before_work(cfg, dataset, info)
     run = _prepare(cfg, model, objective, info)
-    if resume and not list_checkpoints(run.run_dir):
-        warnings.warn(f"{run.run_dir} has no checkpoint yet (it stopped before its first): "
-                      "training starts from step 0", stacklevel=2)
-        resume = False
-    state = _restore(run) if resume else LoopState()
-    if not resume:
-        torch.manual_seed(cfg.seed)
+    state = _start_state(run, resume)
     run.dataset, run.first_step = dataset, state.step
     total = cfg.epochs * spe
     peak = cfg.optim.peak_lr(cfg.batch_size * info.world_size)
@@ -289,6 +283,18 @@ def _judge_streamed_bad(run: _Run, state: LoopState) -> None:
         examples = list(getattr(run.dataset, "bad_messages", []))
         raise TrainingError(f"{_too_many_bad(run.cfg, bad, drawn, examples)}; stopped at step "
                             f"{state.step} with a checkpoint saved")
+
+
+def _start_state(run: _Run, resume: bool) -> LoopState:
+    """The newest checkpoint's state, or step 0 (seeded) for a new run — and for a resumed one
+    that stopped before its first checkpoint, so that a job restarted with ``--resume`` recovers."""
+    if resume and list_checkpoints(run.run_dir):
+        return _restore(run)
+    if resume:
+        warnings.warn(f"{run.run_dir} has no checkpoint yet (it stopped before its first): "
+                      "training starts from step 0", stacklevel=3)
+    torch.manual_seed(run.cfg.seed)
+    return LoopState()
 
 
 def _restore(run: _Run) -> LoopState:
