@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--model", default=None, help="architecture name (see 'simclip clip models')")
     t.add_argument("--loss", choices=("clip", "siglip"), default=None)
     t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
+    t.add_argument("--lock-image", action="store_true",
+                   help="freeze the image tower (e.g. pretrained weights; LiT's reverse)")
+    t.add_argument("--lock-text", action="store_true",
+                   help="freeze the text tower (LiT: e.g. --model small-cnn-28-minilm)")
     t.set_defaults(func=_train)
     m = sp.add_parser("models", help="list the named CLIP architectures")
     m.set_defaults(func=_models)
@@ -41,6 +45,9 @@ def _train(args: argparse.Namespace) -> int:
         cfg = config_from_args(args, clip_config())
         if args.model is not None:
             cfg.model = {"name": args.model}
+        for flag in ("lock_image", "lock_text"):
+            if getattr(args, flag):
+                cfg.model[flag] = True
         if args.loss is not None:
             cfg.objective["loss"] = args.loss
         if args.policy is not None:
