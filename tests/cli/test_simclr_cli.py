@@ -84,3 +84,12 @@ def test_bad_input_is_one_clear_line(argv, needle, tmp_path, capsys):
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
     assert err.startswith("simclip: error:")
+
+
+def test_same_seed_same_run(tmp_path):
+    runs = [tmp_path / "s1", tmp_path / "s2"]
+    for run in runs:
+        assert main(TRAIN + ["--epochs", "1", "--out", str(run)]) == 0
+    (_, w1), (_, w2) = (_final_weights(r) for r in runs)
+    for key in w1:
+        torch.testing.assert_close(w1[key], w2[key], rtol=0, atol=0, msg=key)

@@ -38,6 +38,7 @@ def _train(args: argparse.Namespace) -> int:
         if not path.exists():
             raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
         cfg = TrainConfig.load(path)
+        cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
         if args.epochs is not None:
             cfg.epochs = args.epochs
         cfg.progress = not args.no_progress

@@ -59,6 +59,9 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS")
     t.add_argument("--keep-checkpoints", type=int, default=None, metavar="N",
                    help="how many newest checkpoints to keep (2)")
+    t.add_argument("--strict", action="store_true", help="any unreadable sample is an error")
+    t.add_argument("--max-bad-fraction", type=float, default=None, metavar="F",
+                   help="stop when more than this fraction of samples is unreadable (0.05)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
@@ -66,7 +69,8 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 _OPTIM_FLAGS = {"optimizer": "name", "lr": "lr", "lr_scaling": "lr_scaling",
                 "weight_decay": "weight_decay", "warmup": "warmup_fraction", "clip_grad": "clip_grad_norm"}
 _TOP_FLAGS = ("data", "out", "epochs", "batch_size", "time_budget", "seed", "device", "precision",
-              "eval_every", "checkpoint_every", "keep_checkpoints", "micro_batch")
+              "eval_every", "checkpoint_every", "keep_checkpoints", "micro_batch",
+              "max_bad_fraction")
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
@@ -88,6 +92,8 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig
         cfg.compile = True
     if args.no_progress:
         cfg.progress = False
+    if args.strict:
+        cfg.strict = True
     if args.eval:
         cfg.eval_protocols = tuple(p.strip() for p in args.eval.split(",") if p.strip())
     return cfg
@@ -99,6 +105,7 @@ def _train(args: argparse.Namespace) -> int:
         if not path.exists():
             raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
         cfg = TrainConfig.load(path)
+        cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
         if args.epochs is not None:
             cfg.epochs = args.epochs
         cfg.progress = not args.no_progress

@@ -129,11 +129,16 @@ def run_clip(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train CLIP as ``cfg`` says; the final model is also written as ``RUN/model.safetensors``
     (readable by :func:`simclip.clip.load`)."""
     cfg.validate()
-    dataset = load_caption_dataset(cfg.data, split="train")
+    bad = [p for p in cfg.eval_protocols if p not in EVAL_PROTOCOLS]
+    if bad:
+        raise ConfigError(f"unknown evaluation protocol(s) {', '.join(bad)}; choose from "
+                          f"{', '.join(EVAL_PROTOCOLS)}")
+    dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
+    torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_clip(cfg, dataset)
     evaluate = None
     if cfg.eval_protocols:
-        test = load_caption_dataset(cfg.data, split="test")
+        test = load_caption_dataset(cfg.data, split="test", strict=cfg.strict)
 
         def evaluate(m: CLIP) -> dict[str, float]:
             return evaluate_clip(m, test, cfg.eval_protocols, cfg.objective.get("templates"), cfg.device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import torch
 
 from simclip.augment import create_policy
 from simclip.data import load_dataset
-from simclip.eval import evaluate_classification
+from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate_classification
 from simclip.models import SimCLRModel, SimCLRModelConfig
 from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
@@ -51,6 +53,24 @@ def channel_stats(dataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(round(float(m), 4) for m in mean), tuple(round(float(s), 4) for s in std)
 
 
+def check_simclr_options(cfg: TrainConfig) -> None:
+    """Objective, model and evaluation settings that can be checked before any data is read."""
+    obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
+    t = obj["temperature"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+        raise ConfigError(f"objective.temperature must be a positive finite number, got {t!r}")
+    if isinstance(obj["n_views"], bool) or not isinstance(obj["n_views"], int) or obj["n_views"] < 2:
+        raise ConfigError(f"objective.n_views must be an integer >= 2, got {obj['n_views']!r}")
+    for key in ("proj_dim", "proj_hidden_dim", "proj_layers"):
+        value = cfg.model.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
+    bad = [p for p in cfg.eval_protocols if p not in CLASSIFICATION_PROTOCOLS]
+    if bad:
+        raise ConfigError(f"unknown evaluation protocol(s) {', '.join(bad)}; choose from "
+                          f"{', '.join(CLASSIFICATION_PROTOCOLS)}")
+
+
 def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjective]:
     """The model and objective for ``cfg``; fills the resolved model/objective settings into ``cfg``
     so that ``config.json`` describes the run completely."""
@@ -84,11 +104,13 @@ def run_simclr(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train SimCLR as ``cfg`` says (continuing ``cfg.out`` when ``resume``); returns final metrics,
     including the configured evaluation protocols on the dataset's test split."""
     cfg.validate()
-    dataset = load_dataset(cfg.data, split="train")
+    check_simclr_options(cfg)
+    dataset = load_dataset(cfg.data, split="train", strict=cfg.strict)
+    torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_simclr(cfg, dataset)
     evaluate = None
     if cfg.eval_protocols:
-        test = load_dataset(cfg.data, split="test")
+        test = load_dataset(cfg.data, split="test", strict=cfg.strict)
 
         def evaluate(m: SimCLRModel) -> dict[str, float]:
             return evaluate_classification(m.encode_image, dataset, test, protocols=cfg.eval_protocols,

@@ -77,9 +77,16 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
     keep_checkpoints: int = 2
     max_bad_steps: int = 5  # consecutive non-finite losses before the run stops
+    max_bad_fraction: float = 0.05  # skipped (undecodable) samples beyond which the run stops
+    strict: bool = False  # any bad sample is an error
     progress: bool = True
 
     def validate(self) -> None:
+        _check_types(self)
+        _check_types(self.optim, "optim.")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        _range("max_bad_fraction", self.max_bad_fraction, 0.0, 1.0)
         if self.batch_size < 2:
             raise ConfigError(f"batch_size must be at least 2 (contrastive losses need negatives), "
                               f"got {self.batch_size}")
@@ -106,18 +113,22 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a JSON object of fields, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
         d = dict(d)
         optim = d.pop("optim", {}) or {}
+        if not isinstance(optim, dict):
+            raise ConfigError(f"config field optim must be an object, got {type(optim).__name__}")
         bad = set(optim) - {f.name for f in fields(OptimConfig)}
         if bad:
             raise ConfigError(f"unknown optim field(s): {', '.join(sorted(bad))}")
-        if "betas" in optim:
+        if isinstance(optim.get("betas"), list):
             optim["betas"] = tuple(optim["betas"])
-        if "eval_protocols" in d:
+        if isinstance(d.get("eval_protocols"), list):
             d["eval_protocols"] = tuple(d["eval_protocols"])
         return cls(optim=OptimConfig(**optim), **d)
 
@@ -125,8 +136,8 @@ class TrainConfig:
     def load(cls, path: str | Path) -> "TrainConfig":
         path = Path(path)
         try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError) as err:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8-sig")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ConfigError(f"cannot read config {path}: {err}") from None
 
 
@@ -138,3 +149,18 @@ def _positive(name: str, value: float) -> None:
 def _range(name: str, value: float, lo: float, hi: float) -> None:
     if not (isinstance(value, (int, float)) and lo <= value <= hi):
         raise ConfigError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+
+
+def _check_types(cfg: Any, prefix: str = "") -> None:
+    """Each field holds a value of its declared kind (JSON configs can hold anything)."""
+    for f in fields(cfg):
+        value, kind = getattr(cfg, f.name), str(f.type)
+        if value is None and "None" in kind:
+            continue
+        ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool),
+              "dict": lambda v: isinstance(v, dict), "tuple": lambda v: isinstance(v, tuple)}
+        base = next((k for k in ("tuple", "dict", "bool", "float", "int", "str") if kind.startswith(k)), None)
+        if base is not None and not ok[base](value):
+            raise ConfigError(f"{prefix}{f.name} must be of type {kind}, got {value!r}")
