@@ -28,7 +28,7 @@ def profile(model, objective, dataset, cfg, steps: int, warmup: int) -> dict[str
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = build_optimizer(model, cfg.optim)
-    it = batches(dataset, cfg.batch_size, seed=0)
+    it = (b for epoch in range(10**6) for b in batches(dataset, cfg.batch_size, seed=0, epoch=epoch))
     totals = dict.fromkeys(PHASES, 0.0)
     for step in range(warmup + steps):
         t = [time.perf_counter()]

@@ -93,3 +93,9 @@ def test_a_run_folder_serves_as_the_index_model(run, tmp_path, capsys):
     assert main(["index", "info", "--index", str(tmp_path / "idx")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["count"] == 6 and info["identity"]["embed_dim"] == 64
+
+
+def test_linear_probe_and_knn_on_clip_image_features(run, capsys):
+    assert main(["eval", "--run", str(run), "--data", DATA, "--protocol", "linear,knn", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 0.0 <= metrics["knn_top1"] <= 100.0 and metrics["linear_top5"] >= metrics["linear_top1"]

@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 
+from pathlib import Path
+
+from simclip.clip import preprocess_tensor
 from simclip.data import load_dataset
 from simclip.eval import evaluate_classification
-from simclip.recipes import load_simclr_run
+from simclip.recipes import load_clip_run, load_simclr_run
+from simclip.train import TrainConfig
 
 PROTOCOLS = ("linear", "knn")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a run's encoder: linear probe and kNN",
+    p = sub.add_parser("eval", help="evaluate a run's image encoder (SimCLR or CLIP): linear probe, kNN",
                        description="Extract features of the train and test split once, then run "
                                    "each protocol. linear: L-BFGS logistic regression on standardized "
                                    "features, regularization chosen on a held-out part of the train "
                                    "split (CLIP paper, A.3). knn: weighted kNN, cosine, k=200, "
                                    "votes exp(s/0.07) (Wu et al. 2018).")
-    p.add_argument("--run", required=True, help="run folder written by 'simclip simclr train'")
+    p.add_argument("--run", required=True, help="run folder of 'simclip simclr train' or 'simclip clip train'")
     p.add_argument("--protocol", default="linear,knn", help="comma-separated: linear,knn")
     p.add_argument("--data", default=None, help="dataset spec (default: the run's training data)")
     p.add_argument("--knn-k", type=int, default=200)
@@ -40,16 +44,26 @@ def parse_protocols(text: str) -> tuple[str, ...]:
     return protocols
 
 
+def _encoder(args: argparse.Namespace):
+    """``(encode, transform, default data spec)`` of a SimCLR run's encoder f or a CLIP run's image
+    tower (whose inputs go through the model's own preprocessing)."""
+    cfg_path = Path(args.run) / "config.json"
+    if cfg_path.exists() and TrainConfig.load(cfg_path).method == "clip":
+        if args.random_init:
+            raise ValueError("--random-init is for SimCLR runs")
+        model, cfg = load_clip_run(args.run, device=args.device)
+        return model.encode_image, lambda x: preprocess_tensor(x, model.preprocess_cfg), cfg.data
+    model, cfg = load_simclr_run(args.run, device=args.device, random_init=args.random_init)
+    return model.encode_image, None, cfg.data
+
+
 def _run(args: argparse.Namespace) -> int:
     protocols = parse_protocols(args.protocol)
-    model, cfg = load_simclr_run(args.run, device=args.device, random_init=args.random_init)
-    spec = args.data or cfg.data
+    encode, transform, default_spec = _encoder(args)
+    spec = args.data or default_spec
     train = load_dataset(spec, split="train")
     test = load_dataset(spec, split="test")
-    if train.channels != model.cfg.in_channels:
-        raise ValueError(f"--data {spec} has {train.channels} channel(s); the run's encoder expects "
-                         f"{model.cfg.in_channels}")
-    metrics = evaluate_classification(model.encode_image, train, test, protocols=protocols,
+    metrics = evaluate_classification(encode, train, test, protocols=protocols, transform=transform,
                                       device=args.device,
                                       options={"knn": {"k": args.knn_k,
                                                        "temperature": args.knn_temperature}})
