@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from simclip.cli.simclr import add_train_arguments, config_from_args, print_result
+from simclip.cli.simclr import add_train_arguments, config_from_args, print_result, resume_config
 from simclip.recipes import clip_config, run_clip
-from simclip.train import TrainConfig
 from simclip.train.config import ConfigError
 
 
@@ -34,14 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     if args.resume:
-        path = Path(args.resume) / "config.json"
-        if not path.exists():
-            raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
-        cfg = TrainConfig.load(path)
-        cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
-        if args.epochs is not None:
-            cfg.epochs = args.epochs
-        cfg.progress = not args.no_progress
+        cfg = resume_config(args)
     else:
         cfg = config_from_args(args, clip_config())
         if args.model is not None:

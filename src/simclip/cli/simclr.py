@@ -99,16 +99,22 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig
     return cfg
 
 
+def resume_config(args: argparse.Namespace) -> TrainConfig:
+    """The config of the run ``--resume`` names; only ``--epochs`` and ``--no-progress`` apply on top."""
+    path = Path(args.resume) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
+    cfg = TrainConfig.load(path)
+    cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
+    if args.epochs is not None:
+        cfg.epochs = args.epochs
+    cfg.progress = not args.no_progress
+    return cfg
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.resume:
-        path = Path(args.resume) / "config.json"
-        if not path.exists():
-            raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
-        cfg = TrainConfig.load(path)
-        cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
-        if args.epochs is not None:
-            cfg.epochs = args.epochs
-        cfg.progress = not args.no_progress
+        cfg = resume_config(args)
     else:
         cfg = config_from_args(args, simclr_config(out="runs/simclr"))
         for flag, key in (("encoder", "encoder"), ("proj_dim", "proj_dim"),
