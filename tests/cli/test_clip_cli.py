@@ -99,3 +99,15 @@ def test_linear_probe_and_knn_on_clip_image_features(run, capsys):
     assert main(["eval", "--run", str(run), "--data", DATA, "--protocol", "linear,knn", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert 0.0 <= metrics["knn_top1"] <= 100.0 and metrics["linear_top5"] >= metrics["linear_top1"]
+
+
+def test_a_bpe_vocabulary_learned_from_the_captions_travels_with_the_run(tmp_path, capsys):
+    out = tmp_path / "bpe"
+    assert main(TRAIN + ["--epochs", "1", "--out", str(out), "--tokenizer", "bpe:400"]) == 0
+    assert (out / "tokenizer.json").exists()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["objective"]["tokenizer"] == "bpe:400" and cfg["model"]["text"]["vocab_size"] <= 400
+    capsys.readouterr()
+    assert main(["retrieve", "--run", str(out), "--data", DATA, "--json"]) == 0
+    assert "text_to_image_R@1" in json.loads(capsys.readouterr().out)
+    assert main(["clip", "train", "--resume", str(out), "--epochs", "2", "--no-progress"]) == 0

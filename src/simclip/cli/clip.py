@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--model", default=None, help="architecture name (see 'simclip clip models')")
     t.add_argument("--loss", choices=("clip", "siglip"), default=None)
     t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
+    t.add_argument("--tokenizer", default=None, metavar="clip|bpe:N",
+                   help="CLIP's vocabulary (default), or a byte-level BPE of N ids learned from the "
+                        "training captions and saved with the run")
     t.add_argument("--lock-image", action="store_true",
                    help="freeze the image tower (e.g. pretrained weights; LiT's reverse)")
     t.add_argument("--lock-text", action="store_true",
@@ -44,6 +47,8 @@ def _train(args: argparse.Namespace) -> int:
             cfg.objective["loss"] = args.loss
         if args.policy is not None:
             cfg.objective["policy"] = args.policy
+        if args.tokenizer is not None:
+            cfg.objective["tokenizer"] = args.tokenizer
         if cfg.method != "clip":
             raise ConfigError(f"--config describes a {cfg.method!r} run, not clip")
     result = run_clip(cfg, resume=bool(args.resume))

@@ -21,7 +21,8 @@ from simclip.train.distributed import setup as setup_distributed
 from simclip.train.objectives import CLIPObjective
 
 OBJECTIVE_DEFAULTS: dict[str, Any] = {"loss": "clip", "policy": None, "policy_options": {},
-                                      "templates": None}
+                                      "templates": None, "tokenizer": "clip"}
+TOKENIZER_FILE = "tokenizer.json"  # a BPE vocabulary learned from the run's own captions
 EVAL_PROTOCOLS = ("zeroshot", "retrieval")
 LOCK_KEYS = ("lock_image", "lock_text")  # model options applied after the model is built
 
@@ -64,7 +65,11 @@ def build_model(model_cfg: dict[str, Any]) -> CLIP:
 
 
 def tokenizer_for(model: CLIP) -> Callable[[list[str]], torch.Tensor]:
-    """The tokenizer that matches the model's text tower, padding to its context length."""
+    """The tokenizer that matches the model's text tower, padding to its context length: a run's
+    own BPE vocabulary, a pretrained tower's own tokenizer, or CLIP's."""
+    learned = getattr(model, "run_tokenizer", None)
+    if learned is not None:
+        return lambda texts: learned(list(texts), context_length=model.config.text.context_length)
     own = getattr(model.text, "tokenize", None)
     if own is not None:
         return own
@@ -82,7 +87,11 @@ def build_clip(cfg: TrainConfig, dataset) -> tuple[CLIP, CLIPObjective]:
         raise ConfigError(f"unknown objective option(s) for clip: {', '.join(sorted(unknown))}; "
                           f"known: {', '.join(OBJECTIVE_DEFAULTS)}")
     obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
+    run_tokenizer = _run_tokenizer(obj["tokenizer"], Path(cfg.out), dataset)
+    if run_tokenizer is not None:  # the text tower's vocabulary is the learned one
+        cfg.model = {**cfg.model, "text": {**cfg.model.get("text", {}), "vocab_size": run_tokenizer.vocab_size}}
     model = build_model(cfg.model)
+    model.run_tokenizer = run_tokenizer
     if dataset.channels not in (1, 3):
         raise ConfigError(f"{cfg.data} has {dataset.channels} channels; CLIP needs 1 or 3")
     cfg.objective = obj
@@ -96,6 +105,26 @@ def build_clip(cfg: TrainConfig, dataset) -> tuple[CLIP, CLIPObjective]:
                               augment=augment, seed=cfg.seed + 7919 * info.rank,
                               distributed=info.enabled, channels_last=cfg.channels_last)
     return model, objective
+
+
+def _run_tokenizer(spec: str, run_dir: Path, dataset):
+    """``"clip"``: None (CLIP's vocabulary). ``"bpe:N"``: a byte-level BPE of at most N ids learned
+    from the training captions and saved as ``RUN/tokenizer.json`` (reused when it exists)."""
+    from simclip.text import load_bpe_tokenizer, train_bpe_tokenizer
+
+    if spec == "clip":
+        return None
+    kind, _, size = str(spec).partition(":")
+    if kind != "bpe" or not size.isdigit():
+        raise ConfigError(f"objective.tokenizer must be 'clip' or 'bpe:VOCAB_SIZE', got {spec!r}")
+    path = run_dir / TOKENIZER_FILE
+    if path.exists():
+        return load_bpe_tokenizer(path)
+    captions = getattr(dataset, "captions", None)
+    if captions is None:
+        raise ConfigError("a BPE tokenizer is learned from in-memory captions; this dataset streams")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return train_bpe_tokenizer([c for caps in captions for c in caps], int(size), path)
 
 
 def evaluate_clip(model: CLIP, test, protocols=EVAL_PROTOCOLS, templates: list[str] | None = None,
@@ -158,6 +187,10 @@ def load_clip_run(run_dir: str | Path, device: str = "cpu") -> tuple[CLIP, Train
     if cfg.method != "clip":
         raise ConfigError(f"{run_dir} is a {cfg.method!r} run, not clip")
     model = build_model(cfg.model)
+    if (run_dir / TOKENIZER_FILE).exists():
+        from simclip.text import load_bpe_tokenizer
+
+        model.run_tokenizer = load_bpe_tokenizer(run_dir / TOKENIZER_FILE)
     weights, _, step = load_checkpoint(run_dir)
     load_weights_into(model, weights, f"checkpoint step {step} of {run_dir}")
     return model.to(device).eval(), cfg

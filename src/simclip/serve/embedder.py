@@ -164,8 +164,9 @@ def embedder_from_run(run: str | Path, device: str = "cpu") -> ClipEmbedder:
     """A CLIP training run folder: its final ``model.safetensors`` when the run finished, otherwise
     its newest checkpoint (identity: a hash of the weights)."""
     final = Path(run) / "model.safetensors"
+    learned = Path(run) / "tokenizer.json"  # a vocabulary the run learned from its captions
     if final.is_file():
-        return embedder_from_checkpoint(final, None, device)
+        return embedder_from_checkpoint(final, learned if learned.is_file() else None, device)
     from simclip.clip.preprocess import ImagePreprocess
     from simclip.recipes.clip import load_clip_run
 
