@@ -63,3 +63,16 @@ def test_state_file_refuses_pickled_code(tmp_path):
     torch.save({"x": Evil()}, state_path)
     with pytest.raises(CheckpointError, match="no readable checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_any_garbage_state_file_falls_back(tmp_path):
+    # Random bytes make the unpickler fail in many ways (UnpicklingError, IndexError, KeyError,
+    # UnicodeDecodeError); each must count as "unreadable", never escape.
+    m = _model()
+    save_checkpoint(tmp_path, 1, m, {"step": 1})
+    save_checkpoint(tmp_path, 2, m, {"step": 2})
+    state = tmp_path / "checkpoints" / "step-00000002.state.pt"
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        state.write_bytes(bytes(torch.randint(0, 256, (600,), generator=rng, dtype=torch.uint8).tolist()))
+        assert load_checkpoint(tmp_path)[2] == 1
