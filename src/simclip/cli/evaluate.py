@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from pathlib import Path
-
 from simclip.clip import preprocess_tensor
 from simclip.data import load_dataset
 from simclip.eval import evaluate_classification
 from simclip.recipes import load_clip_run, load_simclr_run
-from simclip.train import TrainConfig
+from simclip.train.config import read_run_config
 
 PROTOCOLS = ("linear", "knn")
 
@@ -47,8 +45,7 @@ def parse_protocols(text: str) -> tuple[str, ...]:
 def _encoder(args: argparse.Namespace):
     """``(encode, transform, default data spec)`` of a SimCLR run's encoder f or a CLIP run's image
     tower (whose inputs go through the model's own preprocessing)."""
-    cfg_path = Path(args.run) / "config.json"
-    if cfg_path.exists() and TrainConfig.load(cfg_path).method == "clip":
+    if read_run_config(args.run).method == "clip":
         if args.random_init:
             raise ValueError("--random-init is for SimCLR runs")
         model, cfg = load_clip_run(args.run, device=args.device)

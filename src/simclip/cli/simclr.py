@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from simclip.recipes import run_simclr, simclr_config
 from simclip.train import TrainConfig
-from simclip.train.config import ConfigError
+from simclip.train.config import ConfigError, read_run_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,10 +100,7 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig
 
 def resume_config(args: argparse.Namespace) -> TrainConfig:
     """The config of the run ``--resume`` names; only ``--epochs`` and ``--no-progress`` apply on top."""
-    path = Path(args.resume) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder)")
-    cfg = TrainConfig.load(path)
+    cfg = read_run_config(args.resume)
     cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
     if args.epochs is not None:
         cfg.epochs = args.epochs

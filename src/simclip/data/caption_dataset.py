@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from simclip.data.image_dataset import ImageDataset, check_images, check_labels, square_side
+from simclip.data.image_dataset import ImageDataset, InMemoryImages, check_images, check_labels
 
 
 @dataclass(kw_only=True)
-class CaptionDataset:
+class CaptionDataset(InMemoryImages):
     """Images with captions (Radford et al., 2021, "Learning Transferable Visual Models From
     Natural Language Supervision", train on such pairs).
 
@@ -41,23 +41,6 @@ class CaptionDataset:
                 raise ValueError(f"captions[{i}] must be a non-empty list of str, got {caps!r}")
         self.labels = check_labels(self.labels, len(self.images), self.classes)
 
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes (0 when unlabelled)."""
-        return len(self.classes)
-
-    @property
-    def channels(self) -> int:
-        """Channels per image: 1 (grayscale) or 3 (RGB)."""
-        return int(self.images.shape[1])
-
-    @property
-    def image_size(self) -> int:
-        """Side of the square images in pixels."""
-        return square_side(self.images)
 
     def as_image_dataset(self) -> ImageDataset:
         """The same images and labels without captions (shares the tensors)."""

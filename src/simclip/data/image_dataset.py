@@ -11,8 +11,31 @@ import torch
 from torch import Tensor
 
 
+class InMemoryImages:
+    """Size queries shared by the in-memory datasets, which hold ``images: uint8 [N, C, S, S]`` and
+    ``classes``."""
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (0 when unlabelled)."""
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        """Channels per image: 1 (grayscale) or 3 (RGB)."""
+        return int(self.images.shape[1])
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square images in pixels."""
+        return square_side(self.images)
+
+
 @dataclass
-class ImageDataset:
+class ImageDataset(InMemoryImages):
     """Images with optional integer labels.
 
     Attributes:
@@ -35,23 +58,6 @@ class ImageDataset:
         check_images(self.images, "images")
         self.labels = check_labels(self.labels, len(self.images), self.classes)
 
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes (0 when unlabelled)."""
-        return len(self.classes)
-
-    @property
-    def channels(self) -> int:
-        """Channels per image: 1 (grayscale) or 3 (RGB)."""
-        return int(self.images.shape[1])
-
-    @property
-    def image_size(self) -> int:
-        """Side of the square images in pixels."""
-        return square_side(self.images)
 
 
 def check_images(images: Tensor, what: str) -> None:

@@ -16,7 +16,7 @@ from simclip.eval import (extract_features, extract_text_features, get_templates
                           zero_shot_classifier, zero_shot_eval)
 from simclip.train import OptimConfig, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
-from simclip.train.config import ConfigError
+from simclip.train.config import ConfigError, check_protocols, read_run_config
 from simclip.train.distributed import setup as setup_distributed
 from simclip.train.objectives import CLIPObjective
 
@@ -158,10 +158,7 @@ def run_clip(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train CLIP as ``cfg`` says; the final model is also written as ``RUN/model.safetensors``
     (readable by :func:`simclip.clip.load`)."""
     cfg.validate()
-    bad = [p for p in cfg.eval_protocols if p not in EVAL_PROTOCOLS]
-    if bad:
-        raise ConfigError(f"unknown evaluation protocol(s) {', '.join(bad)}; choose from "
-                          f"{', '.join(EVAL_PROTOCOLS)}")
+    check_protocols(cfg.eval_protocols, EVAL_PROTOCOLS)
     dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_clip(cfg, dataset)
@@ -180,12 +177,7 @@ def run_clip(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 def load_clip_run(run_dir: str | Path, device: str = "cpu") -> tuple[CLIP, TrainConfig]:
     """The trained model of a CLIP run (its newest checkpoint) and the run's config."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} not found: is {run_dir} a simclip run folder?")
-    cfg = TrainConfig.load(cfg_path)
-    if cfg.method != "clip":
-        raise ConfigError(f"{run_dir} is a {cfg.method!r} run, not clip")
+    cfg = read_run_config(run_dir, "clip")
     model = build_model(cfg.model)
     if (run_dir / TOKENIZER_FILE).exists():
         from simclip.text import load_bpe_tokenizer

@@ -15,7 +15,7 @@ from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate_classification
 from simclip.models import SimCLRModel, SimCLRModelConfig
 from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
-from simclip.train.config import ConfigError
+from simclip.train.config import ConfigError, check_protocols, read_run_config
 from simclip.train.distributed import setup as setup_distributed
 
 # Keys of TrainConfig.objective understood by SimCLR, with their defaults.
@@ -65,10 +65,7 @@ def check_simclr_options(cfg: TrainConfig) -> None:
         value = cfg.model.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
-    bad = [p for p in cfg.eval_protocols if p not in CLASSIFICATION_PROTOCOLS]
-    if bad:
-        raise ConfigError(f"unknown evaluation protocol(s) {', '.join(bad)}; choose from "
-                          f"{', '.join(CLASSIFICATION_PROTOCOLS)}")
+    check_protocols(cfg.eval_protocols, CLASSIFICATION_PROTOCOLS)
 
 
 def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjective]:
@@ -123,12 +120,7 @@ def load_simclr_run(run_dir: str | Path, device: str = "cpu",
     """The trained model of a run (newest checkpoint) and its config. ``random_init`` gives the same
     architecture at its seeded random initialisation instead (the baseline a probe is compared to)."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} not found: is {run_dir} a simclip run folder?")
-    cfg = TrainConfig.load(cfg_path)
-    if cfg.method != "simclr":
-        raise ConfigError(f"{run_dir} is a {cfg.method!r} run, not simclr")
+    cfg = read_run_config(run_dir, "simclr")
     torch.manual_seed(cfg.seed)
     model = SimCLRModel(SimCLRModelConfig(**cfg.model))
     if not random_init:

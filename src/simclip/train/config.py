@@ -141,6 +141,27 @@ class TrainConfig:
             raise ConfigError(f"cannot read config {path}: {err}") from None
 
 
+def read_run_config(run_dir: str | Path, method: str | None = None) -> TrainConfig:
+    """The ``config.json`` of a run folder; ``method`` (``"simclr"``, ``"clip"``) when the caller
+    needs a run of that kind."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a simclip run folder?")
+    cfg = TrainConfig.load(path)
+    if method is not None and cfg.method != method:
+        raise ConfigError(f"{run_dir} is a {cfg.method!r} run, not {method}")
+    return cfg
+
+
+def check_protocols(protocols: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+    """Evaluation protocol names, checked before a run starts rather than after it ends."""
+    bad = [p for p in protocols if p not in allowed]
+    if bad:
+        raise ConfigError(f"unknown evaluation protocol(s) {', '.join(bad)}; choose from "
+                          f"{', '.join(allowed)}")
+
+
 def _positive(name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
