@@ -67,7 +67,7 @@ def browser(tmp_path):
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
+    driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
 
@@ -79,7 +79,7 @@ def loaded_thumbnails(driver) -> int:
 
 
 def test_search_upload_and_classify_in_a_browser(live_server, browser, shapes_dir, tmp_path):
-    wait = WebDriverWait(browser, 20)
+    wait = WebDriverWait(browser, 60)  # generous: CI shares 2 cores with the other test worker
     browser.get(live_server + "/")
     wait.until(lambda d: "36 images" in d.find_element(By.ID, "info").text)
 
