@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from simclip.models.encoders.pooling import global_avg_pool
 from simclip.models.registry import register_encoder
 
 
@@ -30,7 +31,7 @@ class SmallCNN(nn.Module):
         self.num_features = prev
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x).mean(dim=(2, 3))
+        return global_avg_pool(self.features(x))
 
 
 @register_encoder("small-cnn")
