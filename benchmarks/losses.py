@@ -99,7 +99,9 @@ def _loss_fn(spec: dict):
     from simclip.losses import CLIPLoss, NTXentLoss
 
     block_size = spec.get("block_size")
-    return (NTXentLoss(0.5, block_size) if spec["loss"] == "nt_xent" else CLIPLoss(block_size)), inputs
+    if spec["loss"] == "nt_xent":
+        return NTXentLoss(0.5, block_size), inputs
+    return CLIPLoss(block_size, keep_logits=False if impl == "simclip_recompute" else None), inputs
 
 
 def _clock(cpu_time: bool):
@@ -225,8 +227,8 @@ def _machine_info(threads: int) -> dict:
 def _cases(args: argparse.Namespace) -> list[dict]:
     cases = []
     for n in args.sizes:
-        for loss, peer in (("nt_xent", "lightly"), ("clip", "open_clip")):
-            for impl in ("simclip", peer):
+        for loss, impls in (("nt_xent", ("simclip", "lightly")), ("clip", ("simclip", "simclip_recompute", "open_clip"))):
+            for impl in impls:
                 cases.append({"loss": loss, "impl": impl, "n": n, "dim": args.dim})
     if args.clip_large_n:
         for impl in ("simclip", "open_clip"):
@@ -245,11 +247,14 @@ def _annotate(result: dict, rates: dict[str, float]) -> dict:
     result["bound_seconds"] = flops / (rates[str(result["dim"])] * 1e9)
     if "seconds" in result:
         result["ratio_to_bound"] = result["seconds"] / result["bound_seconds"]
-    if result["impl"] == "simclip":
-        from simclip.losses.reductions import resolve_block_size
+    if result["impl"].startswith("simclip"):
+        from simclip.losses.reductions import KEEP_LOGITS_MAX_BYTES, resolve_block_size
 
         block = resolve_block_size(None, rows, rows, "symmetric" if result["loss"] == "nt_xent" else "dual")
         result["path"] = "dense" if block is None else f"tiled, block {block}"
+        if block is not None and result["loss"] == "clip":
+            kept = result["impl"] == "simclip" and rows * rows * 4 <= KEEP_LOGITS_MAX_BYTES
+            result["path"] += ", logits kept" if kept else ", recomputed"
     return result
 
 

@@ -5,9 +5,18 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from simclip.losses import clip_loss, info_nce, nt_xent, siglip_loss
+from simclip.losses import reductions
 from simclip.losses.reductions import DEFAULT_BLOCK_SIZE, DENSE_MAX_LOGITS, resolve_block_size
 
 DIM = 8
+
+
+@pytest.fixture(params=["kept", "recomputed"])
+def logits_kept(request, monkeypatch):
+    """Run a test with the tiled logits kept for backward and with them recomputed."""
+    if request.param == "recomputed":
+        monkeypatch.setattr(reductions, "KEEP_LOGITS_MAX_BYTES", -1)
+    return request.param
 
 
 def _inputs(name: str, n: int, dtype: torch.dtype) -> list[torch.Tensor]:
@@ -41,7 +50,7 @@ LOSSES = {
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @pytest.mark.parametrize("n, block_size", [(12, 4), (12, 5), (13, 13), (13, 64), (20, 7), (8, 1)])
-def test_tiled_equals_dense_float64(name, n, block_size, value_and_grads, assert_same):
+def test_tiled_equals_dense_float64(name, n, block_size, value_and_grads, assert_same, logits_kept):
     assert resolve_block_size(None, 3 * n, 3 * n, "dual") is None  # block_size=None is the dense path here
     inputs = _inputs(name, n, torch.float64)
     dense = value_and_grads(lambda *x: LOSSES[name](*x, block_size=None), *inputs)
@@ -51,7 +60,7 @@ def test_tiled_equals_dense_float64(name, n, block_size, value_and_grads, assert
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @pytest.mark.parametrize("n, block_size", [(33, 8), (33, 10)])
-def test_tiled_float32_equals_dense_float64(name, n, block_size, value_and_grads, assert_same):
+def test_tiled_float32_equals_dense_float64(name, n, block_size, value_and_grads, assert_same, logits_kept):
     inputs = _inputs(name, n, torch.float64)
     want = value_and_grads(lambda *x: LOSSES[name](*x, block_size=None), *inputs)
     got = value_and_grads(lambda *x: LOSSES[name](*x, block_size=block_size), *(x.float() for x in inputs))
@@ -93,10 +102,23 @@ def test_tiled_never_materialises_the_logit_matrix(name, monkeypatch):
         monkeypatch.setitem(DENSE_MAX_LOGITS, core, 1 << 62)  # block_size=None: always dense
     with _LargestResult() as dense_probe:
         LOSSES[name](*inputs, block_size=None).backward()
+    monkeypatch.setattr(reductions, "KEEP_LOGITS_MAX_BYTES", -1)  # recompute: O((N + M) d)
     with _LargestResult() as tiled_probe:
         LOSSES[name](*inputs, block_size=block_size).backward()
     assert dense_probe.largest >= n * n  # the probe does see the dense path's full matrix
     assert tiled_probe.largest <= max(block_size * block_size, 2 * n * DIM)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_kept_logits_take_exactly_one_matrix_and_only_when_asked(keep):
+    n, block_size = 160, 32
+    inputs = [x.requires_grad_(True) for x in _inputs("clip", n, torch.float32)]
+    with _LargestResult() as probe:
+        clip_loss(*inputs, block_size=block_size, keep_logits=keep).backward()
+    assert probe.largest == n * n if keep else probe.largest <= max(block_size * block_size, 2 * n * DIM)
+    with _LargestResult() as probe, torch.no_grad():  # nothing to keep for without gradients
+        clip_loss(*inputs, block_size=block_size, keep_logits=True)
+    assert probe.largest < n * n
 
 
 @pytest.mark.parametrize("core", sorted(DENSE_MAX_LOGITS))

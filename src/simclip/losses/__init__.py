@@ -12,7 +12,8 @@
 The softmax losses share one core (``reductions.py``): the log-sum-exp over the candidates of a
 scaled product matrix, computed densely for small problems and otherwise in tiles by custom
 autograd Functions that never hold the full N x M matrix (``block_size`` controls it; None picks
-automatically). :func:`all_gather_with_grad` (``gather.py``) is the only collective code; with
+automatically; ``keep_logits`` trades N x M memory for one matrix product fewer in backward, and
+a :class:`LogitWorkspace` keeps that memory from step to step). :func:`all_gather_with_grad` (``gather.py``) is the only collective code; with
 ``distributed=True`` each rank computes the loss of its own anchors against all gathered
 candidates, scaled so that DDP's gradient averaging reproduces the single-process gradient.
 """
@@ -23,10 +24,12 @@ from simclip.losses.infonce import InfoNCELoss, info_nce
 from simclip.losses.margin import MarginContrastiveLoss, margin_contrastive
 from simclip.losses.ntxent import NTXentLoss, nt_xent
 from simclip.losses.siglip import SigLIPLoss, siglip_loss
+from simclip.losses.workspace import LogitWorkspace
 
 __all__ = [
     "CLIPLoss",
     "InfoNCELoss",
+    "LogitWorkspace",
     "MarginContrastiveLoss",
     "NTXentLoss",
     "SigLIPLoss",

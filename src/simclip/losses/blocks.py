@@ -81,7 +81,7 @@ def mask_columns(tile: Tensor, excluded: Tensor, col_start: int) -> None:
     tile.scatter_(1, index, torch.where(inside.unsqueeze(1), float("-inf"), current))
 
 
-def _finite_shift(maxima: Tensor) -> Tensor:
+def finite_shift(maxima: Tensor) -> Tensor:
     """Maxima with -inf replaced by 0, so a fully masked line gives 2^-inf = 0, not NaN."""
     return maxima.masked_fill(maxima == float("-inf"), 0.0)
 
@@ -100,13 +100,19 @@ class RunningLogSumExp2:
         of the same shape when the logits are still needed afterwards.
         """
         tile_max = tile.amax(dim)
-        shift = _finite_shift(tile_max)
+        shift = finite_shift(tile_max)
         broadcast = shift.unsqueeze(dim)
         shifted = tile.sub_(broadcast) if scratch is None else torch.sub(tile, broadcast, out=scratch)
-        tile_sum = shifted.exp2_().sum(dim)
+        self.merge(span, tile_max, shifted.exp2_().sum(dim))
+
+    def merge(self, span: slice, tile_max: Tensor, tile_sum: Tensor) -> None:
+        """Merge partial sums ``tile_sum = sum 2^(x - shift)`` with ``shift = tile_max`` where finite
+        and 0 where it is -inf. ``tile_max`` may be any upper bound of the merged values, as long
+        as the sums stay normal floats."""
+        shift = finite_shift(tile_max)
         old_max = self.max[span]
         new_max = torch.maximum(old_max, tile_max)
-        ref = _finite_shift(new_max)
+        ref = finite_shift(new_max)
         self.sum[span] = self.sum[span] * (old_max - ref).exp2() + tile_sum * (shift - ref).exp2()
         self.max[span] = new_max
 

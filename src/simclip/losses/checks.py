@@ -73,6 +73,13 @@ def check_block_size(block_size: object) -> int | None:
     return block_size
 
 
+def check_optional_bool(name: str, value: object) -> bool | None:
+    """Check an optional flag: None (automatic) or a bool."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be None or a bool, got {type(value).__name__}")
+    return value
+
+
 def compute_dtype(*tensors: Tensor) -> torch.dtype:
     """The dtype the loss statistics are computed in: float64 if any input is float64, else float32.
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from simclip.losses import clip_loss, siglip_loss
+from simclip.losses import LogitWorkspace, clip_loss, siglip_loss
 
 LOSSES = ("clip", "siglip")
 
@@ -31,6 +31,7 @@ class CLIPObjective:
         self.distributed = distributed
         self.channels_last = channels_last
         self.generator = torch.Generator().manual_seed(seed)
+        self.workspace = LogitWorkspace()  # the kept logits' memory, reused every step
 
     def inputs(self, batch: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         images, captions = batch[0], batch[1]
@@ -54,7 +55,7 @@ class CLIPObjective:
         if self.loss_name == "siglip":
             loss = siglip_loss(image, text, scale, model.logit_bias, distributed=self.distributed)
         else:
-            loss = clip_loss(image, text, scale, distributed=self.distributed)
+            loss = clip_loss(image, text, scale, distributed=self.distributed, workspace=self.workspace)
         return loss, {"logit_scale": float(scale.detach())}
 
     def after_step(self, model: nn.Module) -> None:
