@@ -11,6 +11,7 @@ from torchvision.transforms import RandomResizedCrop as TorchvisionRandomResized
 from simclip.augment import (
     RandomHorizontalFlip,
     RandomResizedCrop,
+    RandomRotation,
     RandomRotation90,
     resized_crop,
     sample_crop_boxes,
@@ -154,3 +155,26 @@ def test_rotation_by_90_needs_square_images():
 def test_rotation_rejects_other_angles():
     with pytest.raises(ValueError, match="angles"):
         RandomRotation90(angles=(45,))
+
+
+@pytest.mark.parametrize("height, width", [(28, 28), (20, 32)])
+def test_small_rotation_matches_torchvision_per_sample(height, width):
+    import torchvision.transforms.v2.functional as TF
+
+    x = torch.rand(3, 2, height, width, generator=seeded(3))
+    angles = torch.tensor([25.0, -10.0, 0.0])
+    out = RandomRotation(30).apply(x, {"angles": angles})
+    for image, rotated, angle in zip(x, out, angles.tolist()):
+        want = TF.rotate(image, angle, interpolation=TF.InterpolationMode.BILINEAR)
+        torch.testing.assert_close(rotated, want, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out[2], x[2], atol=1e-5, rtol=0)  # 0 degrees: the identity
+
+
+def test_small_rotation_draws_an_angle_per_sample_in_range_and_repeats_under_a_seed():
+    op = RandomRotation((-20, 5))
+    angles = op.sample(torch.Size([500, 1, 8, 8]), seeded(0))["angles"]
+    assert angles.min() >= -20 and angles.max() <= 5 and angles.unique().numel() == 500
+    x = torch.rand(4, 1, 16, 16, generator=seeded(1))
+    torch.testing.assert_close(op(x, seeded(9)), op(x, seeded(9)))
+    with pytest.raises(ValueError, match="degrees"):
+        RandomRotation(-3)

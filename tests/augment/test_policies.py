@@ -13,6 +13,7 @@ from simclip.augment import (
     RandomGrayscale,
     RandomHorizontalFlip,
     RandomResizedCrop,
+    RandomRotation,
     create_policy,
     list_policies,
     n_views,
@@ -66,6 +67,14 @@ def test_gray_policy_is_crop_and_flip_with_adjustable_crop_scale():
     assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip]
     assert ops[0].scale == (0.08, 1.0)
     assert create_policy("simclr-gray", size=28, channels=1, crop_scale=(0.2, 1.0)).ops[0].scale == (0.2, 1.0)
+
+
+def test_small_rotation_joins_the_chain_after_the_crop_only_when_asked():
+    ops = create_policy("simclr-gray", size=28, channels=1, rotation_p=0.5, rotation_degrees=20).ops
+    assert [type(op) for op in ops] == [RandomResizedCrop, RandomRotation, RandomHorizontalFlip]
+    assert ops[1].degrees == (-20.0, 20.0) and ops[1].p == 0.5
+    with pytest.raises(ValueError, match="rotation_degrees"):
+        PolicyConfig(rotation_degrees="20")
 
 
 def test_policy_config_overrides_and_validates():

@@ -19,6 +19,7 @@ from simclip.augment.filters import GaussianBlur, SobelFilter, gaussian_blur, so
 from simclip.augment.geometric import (
     RandomHorizontalFlip,
     RandomResizedCrop,
+    RandomRotation,
     RandomRotation90,
     resized_crop,
     sample_crop_boxes,
@@ -47,6 +48,7 @@ __all__ = [
     "RandomHorizontalFlip",
     "RandomOp",
     "RandomResizedCrop",
+    "RandomRotation",
     "RandomRotation90",
     "SobelFilter",
     "augmentation_grid",

@@ -1,4 +1,5 @@
-"""Geometric augmentations: random resized crop, horizontal flip, rotation by multiples of 90.
+"""Geometric augmentations: random resized crop, horizontal flip, rotation by multiples of 90
+and by small angles.
 
 SimCLR (Chen et al. 2020, "A Simple Framework for Contrastive Learning of Visual
 Representations", Sec. 3 and Appendix A) crops a random region of random area and aspect ratio,
@@ -189,3 +190,41 @@ class RandomRotation90(RandomOp):
 
     def repr_fields(self) -> dict[str, Any]:
         return {"angles": self.angles, "p": self.p}
+
+
+class RandomRotation(RandomOp):
+    """Rotate each sample counter-clockwise about its centre by an angle drawn uniformly from
+    ``degrees`` (a number d means ``(-d, d)``), bilinear, filling uncovered pixels with 0.
+
+    The same transform as torchvision's ``RandomRotation(degrees, fill=0)`` (and lightly's
+    ``rr_degrees``), but with an angle per sample. Not one of SimCLR's ten operators: small
+    rotations are the invariance that handwriting (MNIST's slant) asks for, where the 90-degree
+    ones would turn a 6 into a 9.
+    """
+
+    def __init__(self, degrees: float | tuple[float, float] = 15.0, p: float = 1.0) -> None:
+        super().__init__(p)
+        if isinstance(degrees, (int, float)) and not isinstance(degrees, bool):
+            if degrees < 0:
+                raise ValueError(f"degrees must be >= 0 when a single number, got {degrees!r}")
+            degrees = (-float(degrees), float(degrees))
+        self.degrees = check_range(degrees, "degrees")
+
+    def sample(self, shape: torch.Size, generator: torch.Generator | None) -> dict[str, Tensor]:
+        return {"angles": uniform(shape[0], self.degrees[0], self.degrees[1], generator)}
+
+    def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        b, _, h, w = x.shape
+        radians = params["angles"].to(device=x.device, dtype=torch.float32) * (math.pi / 180.0)
+        cos, sin = radians.cos(), radians.sin()
+        # Output pixel p (pixel units about the centre, y down) samples the input at R(theta) p,
+        # which turns the image by theta counter-clockwise on screen; affine_grid wants that map
+        # in coordinates normalised by the half-width and half-height.
+        theta = torch.zeros(b, 2, 3, device=x.device)
+        theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w
+        theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
+        grid = F.affine_grid(theta, [b, x.shape[1], h, w], align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def repr_fields(self) -> dict[str, Any]:
+        return {"degrees": self.degrees, "p": self.p}

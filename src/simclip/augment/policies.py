@@ -16,14 +16,14 @@ from simclip.augment.base import RandomOp
 from simclip.augment.colour import check_colour_channels
 from simclip.augment.compose import Compose
 from simclip.augment.filters import GaussianBlur
-from simclip.augment.geometric import RandomHorizontalFlip, RandomResizedCrop
+from simclip.augment.geometric import RandomHorizontalFlip, RandomResizedCrop, RandomRotation
 from simclip.augment.jitter import ColorJitter, RandomGrayscale
 from simclip.augment.sampling import check_probability, check_range
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    """Settings of a SimCLR-style policy: crop -> flip -> colour jitter -> grayscale -> blur.
+    """Settings of a SimCLR-style policy: crop -> rotation -> flip -> colour jitter -> grayscale -> blur.
 
     A probability or strength of 0 leaves its op out of the chain.
 
@@ -37,6 +37,8 @@ class PolicyConfig:
         grayscale_p: probability of converting to grayscale.
         blur_p: probability of Gaussian blur (kernel 10% of the side).
         blur_sigma: range of the blur's sigma in pixels.
+        rotation_p: probability of a small rotation (not in SimCLR's policies; off by default).
+        rotation_degrees: the rotation's angle is uniform in [-rotation_degrees, rotation_degrees].
     """
 
     crop_scale: tuple[float, float] = (0.08, 1.0)
@@ -47,14 +49,19 @@ class PolicyConfig:
     grayscale_p: float = 0.2
     blur_p: float = 0.5
     blur_sigma: tuple[float, float] = (0.1, 2.0)
+    rotation_p: float = 0.0
+    rotation_degrees: float = 15.0
 
     def __post_init__(self) -> None:
         # Tuples also arrive as lists from JSON configs; store them as tuples so equal configs
         # compare and print equal.
         for name in ("crop_scale", "crop_ratio", "blur_sigma"):
             object.__setattr__(self, name, check_range(getattr(self, name), name, low=0.0))
-        for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p"):
+        for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "rotation_p"):
             check_probability(getattr(self, name), name)
+        degrees = self.rotation_degrees
+        if isinstance(degrees, bool) or not isinstance(degrees, (int, float)) or not 0.0 <= degrees <= 180.0:
+            raise ValueError(f"rotation_degrees must be in [0, 180], got {self.rotation_degrees}")
         if not 0.0 <= self.jitter_strength <= 2.5:
             raise ValueError(f"jitter_strength must be in [0, 2.5], got {self.jitter_strength}")
 
@@ -116,6 +123,8 @@ def build_policy(config: PolicyConfig, size: int | None = None, channels: int = 
     if config.uses_colour:
         check_colour_channels(channels, "a policy with colour jitter or grayscale")
     ops: list[RandomOp] = [RandomResizedCrop(size, scale=config.crop_scale, ratio=config.crop_ratio)]
+    if config.rotation_p > 0 and config.rotation_degrees > 0:
+        ops.append(RandomRotation(config.rotation_degrees, p=config.rotation_p))
     if config.flip_p > 0:
         ops.append(RandomHorizontalFlip(config.flip_p))
     if config.jitter_strength > 0 and config.jitter_p > 0:
