@@ -28,6 +28,7 @@ from simclip.models import SimCLRModel, SimCLRModelConfig
 from simclip.recipes import load_simclr_run, run_simclr, simclr_config
 from simclip.recipes.simclr import channel_stats
 from simclip.train import OptimConfig, build_optimizer
+from simclip.train.allocator import keep_freed_memory
 from simclip.train.schedule import warmup_cosine
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +135,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "simclr_mnist.json"))
     parser.add_argument("--run-dir", default="runs/bench-simclr-mnist")
     args = parser.parse_args()
+    # simclip's loop sets these process-wide malloc settings when it starts; set them first so that
+    # lightly, trained in this same process, runs under the same ones (see simclip.train.allocator)
+    applied = keep_freed_memory()
 
     train = load_dataset(args.data, split="train")
     test = load_dataset(args.data, split="test")
@@ -142,7 +146,8 @@ def main() -> None:
     results: dict = {"benchmark": "simclr_mnist", "seconds_budget": args.seconds,
                      "recipe": {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in RECIPE.items()},
                      "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                                 "torch": torch.__version__, "threads": torch.get_num_threads()}}
+                                 "torch": torch.__version__, "threads": torch.get_num_threads()},
+                     "malloc_settings_both_sides": applied}
     torch.manual_seed(0)
     random_model = SimCLRModel(model_config(mean, std)).eval()
     results["random_init"] = evaluate_classification(random_model.encode_image, train, test, protocols=probes)

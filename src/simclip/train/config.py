@@ -70,6 +70,7 @@ class TrainConfig:
     precision: str = "bf16"  # bf16 | fp32
     channels_last: bool = True
     compile: bool = False
+    keep_freed_memory: bool = True  # glibc malloc settings: no page faults for each step's tensors
     micro_batch: int | None = None  # gradient cache: embed in chunks of this many inputs
     log_every: int = 10
     eval_every: int = 0  # epochs; 0 = only at the end when eval_protocols are set

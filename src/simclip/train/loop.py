@@ -27,6 +27,7 @@ from torch import nn
 from simclip.data import batches, steps_per_epoch
 from simclip.plots import plot_training_curves
 from simclip.train import distributed as dist_
+from simclip.train.allocator import keep_freed_memory
 from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
 from simclip.train.config import ConfigError, TrainConfig
 from simclip.train.logger import RunLogger, read_metrics
@@ -83,6 +84,8 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
     ``cfg.batch_size`` is per process; the learning rate scales with the global batch.
     """
     cfg.validate()
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
     info = dist_.setup(cfg.device)
     spe = _check_before_work(cfg, dataset, info)
     run = _prepare(cfg, model, objective, info)
@@ -241,7 +244,12 @@ def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, 
 
 def _finite_gradients(model: nn.Module) -> bool:
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    return not grads or bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+    if not grads:
+        return True
+    # max |g| per tensor in one multi-tensor kernel: NaN or inf exactly when an entry is, and it
+    # cannot overflow the way a 2-norm of large finite gradients can
+    largest = torch._foreach_norm(grads, float("inf"))
+    return bool(torch.stack([m.float() for m in largest]).isfinite().all())
 
 
 def _epoch_batches(dataset, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo) -> Iterator[tuple]:
