@@ -73,7 +73,7 @@ def check_unseen(train_captions: set[str]) -> dict[str, int]:
 def train_side(name: str, data: str, seconds: float, out: Path, seed: int) -> dict:
     cfg = clip_config(out=str(out), data=data, model={"name": SIDES[name]}, epochs=1000,
                       time_budget=seconds, progress=False, log_every=20, checkpoint_every=100_000,
-                      keep_checkpoints=1, eval_protocols=(), seed=seed, **RECIPE)
+                      keep_checkpoints=1, eval_protocols=(), seed=seed, overwrite=True, **RECIPE)
     load_before = os.getloadavg()[0]
     result = run_clip(cfg)
     model, _ = load_clip_run(out)

@@ -55,7 +55,7 @@ def model_config(mean, std) -> SimCLRModelConfig:
 def train_simclip(data_spec: str, seconds: float, out: Path) -> dict:
     cfg = simclr_config(
         out=str(out), data=data_spec, batch_size=RECIPE["batch_size"], epochs=1000, time_budget=seconds,
-        optim=RECIPE["optim"], progress=False, log_every=20, checkpoint_every=10_000,
+        optim=RECIPE["optim"], progress=False, log_every=20, checkpoint_every=10_000, overwrite=True,
         model={"encoder": "small-cnn", "proj_hidden_dim": 256, "proj_dim": 128},
         objective={"temperature": RECIPE["temperature"], "policy": "simclr-gray",
                    "policy_options": {"crop_scale": RECIPE["crop_scale"], "flip_p": RECIPE["flip"],

@@ -93,3 +93,21 @@ def test_same_seed_same_run(tmp_path):
     (_, w1), (_, w2) = (_final_weights(r) for r in runs)
     for key in w1:
         torch.testing.assert_close(w1[key], w2[key], rtol=0, atol=0, msg=key)
+
+
+def test_a_new_run_never_silently_replaces_an_earlier_one(tmp_path, capsys):
+    run = tmp_path / "r"
+    args = TRAIN + ["--epochs", "1", "--out", str(run)]
+    assert main(args) == 0
+    first_step, first = _final_weights(run)
+    capsys.readouterr()
+    assert main(args + ["--seed", "4"]) == 2  # same folder, no --resume: refused, nothing touched
+    err = capsys.readouterr().err
+    assert str(run) in err and "--resume" in err and "--overwrite" in err and "Traceback" not in err
+    step, kept = _final_weights(run)
+    assert step == first_step and all(torch.equal(kept[k], first[k]) for k in first)
+    rows_before = (run / "metrics.jsonl").read_text().count("\n")
+    assert main(args + ["--seed", "4", "--overwrite"]) == 0  # replaced: fresh metrics, new weights
+    assert (run / "metrics.jsonl").read_text().count("\n") == rows_before
+    _, replaced = _final_weights(run)
+    assert any(not torch.equal(replaced[k], first[k]) for k in first)

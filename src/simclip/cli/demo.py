@@ -49,15 +49,19 @@ def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
     print(f"[SimCLR 1/3] augmentation figure -> {grid}")
     # digits: 1,437 training images of 28x28; batch 128 gives 11 steps per epoch, so the epoch bound
     # is loose and the time budget ends the run. The recipe is the MNIST benchmark's: no flips (a
-    # mirrored digit is no digit), crops of at least a quarter, brightness/contrast jitter, T = 0.1.
+    # mirrored digit is no digit), crops of at least a quarter, brightness/contrast jitter, small
+    # rotations and blur, T = 0.15. The demo's folder is its own: a re-run replaces it.
     cfg = simclr_config(out=str(out / "simclr-digits"), data="digits", batch_size=128, epochs=10_000,
                         time_budget=seconds, progress=progress, log_every=5, checkpoint_every=1000,
-                        optim=OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=1e-4,
+                        overwrite=True,
+                        optim=OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=0.05,
                                           warmup_fraction=0.05),
                         model={"encoder": "small-cnn", "proj_hidden_dim": 256, "proj_dim": 128},
-                        objective={"temperature": 0.1,
+                        objective={"temperature": 0.15,
                                    "policy_options": {"crop_scale": (0.25, 1.0), "flip_p": 0.0,
-                                                      "jitter_strength": 0.8, "jitter_p": 0.8}})
+                                                      "jitter_strength": 0.8, "jitter_p": 0.8,
+                                                      "rotation_p": 0.5, "rotation_degrees": 20.0,
+                                                      "blur_p": 0.5}})
     print(f"[SimCLR 2/3] training on digits for {seconds:.0f} s -> {cfg.out}")
     result = run_simclr(cfg)
     print(f"             {result['steps']} steps, {result['images_per_s']:.0f} images/s; curves -> "
@@ -75,7 +79,7 @@ def clip_demo(out: Path, seconds: float, progress: bool) -> None:
     # that training never shows. small-cnn-32 keeps a step to a few tens of milliseconds.
     cfg = clip_config(out=str(out / "clip-shapes"), data="shapes", model={"name": "small-cnn-32"},
                       batch_size=256, epochs=10_000, time_budget=seconds, progress=progress, log_every=5,
-                      checkpoint_every=1000, eval_protocols=(),
+                      checkpoint_every=1000, eval_protocols=(), overwrite=True,
                       optim=OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=0.1,
                                         betas=(0.9, 0.98), eps=1e-6, warmup_fraction=0.05))
     print(f"[CLIP 1/2] training on shapes for {seconds:.0f} s -> {cfg.out}")

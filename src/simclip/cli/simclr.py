@@ -35,6 +35,9 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--config", default=None, help="JSON config file (a run's config.json replays it)")
     t.add_argument("--resume", metavar="RUN", default=None,
                    help="continue RUN from its newest checkpoint, exactly where it stopped")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its checkpoints, metrics and TensorBoard "
+                        "files); without it a new run there is refused")
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
@@ -93,6 +96,8 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig
         cfg.progress = False
     if args.strict:
         cfg.strict = True
+    if args.overwrite:
+        cfg.overwrite = True
     if args.eval:
         cfg.eval_protocols = tuple(p.strip() for p in args.eval.split(",") if p.strip())
     return cfg

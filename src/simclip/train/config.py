@@ -71,6 +71,7 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     keep_freed_memory: bool = True  # glibc malloc settings: no page faults for each step's tensors
+    overwrite: bool = False  # a new run where one already is: False refuses, True replaces it
     micro_batch: int | None = None  # gradient cache: embed in chunks of this many inputs
     log_every: int = 10
     eval_every: int = 0  # epochs; 0 = only at the end when eval_protocols are set

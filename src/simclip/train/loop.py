@@ -88,7 +88,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
         keep_freed_memory()
     info = dist_.setup(cfg.device)
     spe = _check_before_work(cfg, dataset, info)
-    run = _prepare(cfg, model, objective, info)
+    run = _prepare(cfg, model, objective, info, resume)
     state = _start_state(run, resume)
     run.dataset, run.first_step = dataset, state.step
     total = cfg.epochs * spe
@@ -176,7 +176,7 @@ def _too_many_bad(cfg: TrainConfig, bad: int, total: int, examples: list[str]) -
             "repair or remove them")
 
 
-def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dist_.DistInfo) -> _Run:
+def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dist_.DistInfo, resume: bool) -> _Run:
     device = dist_.device_for(info, cfg.device)
     model.to(device)
     if cfg.channels_last:
@@ -186,10 +186,41 @@ def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dis
         ids = [device.index] if device.type == "cuda" else None
         step_model = torch.nn.parallel.DistributedDataParallel(step_model, device_ids=ids)
     run_dir = Path(cfg.out)
+    refused: TrainingError | None = None
+    if info.is_main and not resume:
+        try:
+            _claim_for_new_run(run_dir, cfg.overwrite)
+        except TrainingError as err:
+            refused = err
+    if dist_.any_rank(refused is not None, info, device):  # every rank stops, none waits forever
+        raise refused or TrainingError(f"rank 0 refused to start a new run in {run_dir}: it holds one already")
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_config(cfg, run_dir / "config.json")
     return _Run(cfg, model, step_model, objective, build_optimizer(model, cfg.optim), info, device, run_dir)
+
+
+# What a run writes into its folder (config.json is rewritten whole by every run).
+_RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "tensorboard", "curves.png")
+
+
+def _claim_for_new_run(run_dir: Path, overwrite: bool) -> None:
+    """A new run in a folder that holds an earlier one would overwrite its checkpoints step by
+    step and append to its metrics: refuse, or with ``overwrite`` remove the old run's outputs."""
+    steps = list_checkpoints(run_dir)
+    metrics = run_dir / "metrics.jsonl"
+    if not steps and not (metrics.is_file() and metrics.stat().st_size > 0):
+        return
+    if not overwrite:
+        held = f"checkpoints up to step {steps[-1]}" if steps else "a metrics.jsonl"
+        raise TrainingError(f"{run_dir} already holds a run ({held}); continue it with --resume {run_dir}, "
+                            f"write to another --out, or pass --overwrite to replace it")
+    for name in _RUN_OUTPUTS:
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
 
 def _write_config(cfg: TrainConfig, path: Path) -> None:
