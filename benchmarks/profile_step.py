@@ -18,6 +18,7 @@ from simclip.data import batches, load_caption_dataset, load_dataset
 from simclip.recipes.clip import build_clip, clip_config
 from simclip.recipes.simclr import build_simclr, simclr_config
 from simclip.train import build_optimizer
+from simclip.train.allocator import keep_freed_memory
 
 HERE = Path(__file__).resolve().parent
 PHASES = ("data", "augment", "forward", "loss", "backward", "optimizer")
@@ -63,8 +64,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "profile_step.json"))
     args = parser.parse_args()
     torch.manual_seed(0)
+    # as the training loop does: without it each step page-faults its tensors in anew
     results = {"machine": {"platform": platform.platform(), "torch": torch.__version__,
-                           "threads": torch.get_num_threads()}}
+                           "threads": torch.get_num_threads()},
+               "keep_freed_memory": keep_freed_memory()}
 
     mnist = HERE.parent.parent / "shared" / "data" / "mnist"
     spec = f"mnist:{mnist}" if mnist.exists() else "digits"
