@@ -7,7 +7,8 @@ in two interchangeable implementations:
 
 - dense: the full logit matrix with ordinary autograd (fastest for small problems);
 - tiled: custom autograd Functions that walk the matrix in tiles and keep O(N + M) statistics
-  (``tiled_lse.py``, ``tiled_symmetric.py``, ``tiled_softplus.py``).
+  (``tiled_lse.py``, ``tiled_symmetric.py``, ``tiled_softplus.py``); the row/column core may also
+  keep forward's tiles for backward (``keep_logits``), N * M elements for one product fewer.
 
 All inputs here are already in the compute dtype (float32 or float64) and validated. Autocast is
 switched off inside, so the products stay in that dtype under ``torch.autocast`` too (a bf16
