@@ -77,6 +77,7 @@ def test_eval_prints_table_and_json(tmp_path, capsys):
     (["eval", "--run", "/no/such/run"], "/no/such/run"),
     (["eval", "--run", ".", "--protocol", "svm"], "svm"),
     (["simclr", "train", "--resume", "/no/run"], "/no/run"),
+    (["simclr", "train", "--resume", "/no/run", "--overwrite"], "--overwrite"),
 ])
 def test_bad_input_is_one_clear_line(argv, needle, tmp_path, capsys):
     argv = argv + (["--out", str(tmp_path / "x"), "--no-progress"] if argv[0] == "simclr" and "--resume" not in argv else [])

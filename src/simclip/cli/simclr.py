@@ -105,6 +105,8 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig
 
 def resume_config(args: argparse.Namespace) -> TrainConfig:
     """The config of the run ``--resume`` names; only ``--epochs`` and ``--no-progress`` apply on top."""
+    if args.overwrite:
+        raise ConfigError("--overwrite replaces a run with a new one; it cannot be combined with --resume")
     cfg = read_run_config(args.resume)
     cfg.out = str(args.resume)  # a moved or copied run folder continues where it now is
     if args.epochs is not None:
