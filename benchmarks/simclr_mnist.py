@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -25,44 +26,31 @@ import torch
 from simclip.data import load_dataset
 from simclip.eval import evaluate_classification
 from simclip.models import SimCLRModel, SimCLRModelConfig
-from simclip.recipes import load_simclr_run, run_simclr, simclr_config
+from simclip.recipes import handwriting_config, load_simclr_run, run_simclr
 from simclip.recipes.simclr import channel_stats
-from simclip.train import OptimConfig, build_optimizer
+from simclip.train import build_optimizer
 from simclip.train.allocator import keep_freed_memory
 from simclip.train.schedule import warmup_cosine
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 
-# The recipe both sides use. MNIST digits are not mirror-symmetric (a flipped 2 is no digit), so no
-# flip; crops keep at least a quarter of the image so the digit stays recognisable; brightness and
-# contrast jitter (the colour jitter of a one-channel image) at strength s; small rotations (the
-# slant of handwriting; lightly's rr_prob/rr_degrees) and blur; a small batch, since a 120 s budget
-# is a couple of thousand steps and more updates beat larger batches. Chosen by 60 s trials of the
-# simclip side (kNN top-1): the previous recipe (T 0.1, wd 1e-4, no rotation or blur) 94.8;
-# + rotation 15 deg 95.8; + blur 96.0; + weight decay 0.05 96.1; rotation 25 deg 96.2; T 0.15 96.3.
-RECIPE = dict(batch_size=128, temperature=0.15, crop_scale=(0.25, 1.0), flip=0.0, jitter=0.8,
-              rotation_p=0.5, rotation_degrees=20.0, blur_p=0.5,
-              optim=OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=0.05,
-                                warmup_fraction=0.05))
+# The recipe both sides use: simclip's handwriting_config (batch 128, AdamW, T 0.15, crops of at
+# least a quarter, no flip, brightness/contrast jitter, small rotations -- lightly's
+# rr_prob/rr_degrees -- and blur). Chosen by 60 s trials of the simclip side (kNN top-1): the first
+# recipe (T 0.1, wd 1e-4, no rotation or blur) 94.8; + rotation 15 deg 95.8; + blur 96.0;
+# + weight decay 0.05 96.1; rotation 25 deg 96.2; T 0.15 96.3.
+RECIPE = handwriting_config()
+POLICY = RECIPE.objective["policy_options"]
 
 
 def model_config(mean, std) -> SimCLRModelConfig:
-    return SimCLRModelConfig(encoder="small-cnn", in_channels=1, proj_hidden_dim=256, proj_dim=128,
-                             mean=mean, std=std)
+    return SimCLRModelConfig(in_channels=1, mean=mean, std=std, **RECIPE.model)
 
 
 def train_simclip(data_spec: str, seconds: float, out: Path) -> dict:
-    cfg = simclr_config(
-        out=str(out), data=data_spec, batch_size=RECIPE["batch_size"], epochs=1000, time_budget=seconds,
-        optim=RECIPE["optim"], progress=False, log_every=20, checkpoint_every=10_000, overwrite=True,
-        model={"encoder": "small-cnn", "proj_hidden_dim": 256, "proj_dim": 128},
-        objective={"temperature": RECIPE["temperature"], "policy": "simclr-gray",
-                   "policy_options": {"crop_scale": RECIPE["crop_scale"], "flip_p": RECIPE["flip"],
-                                      "jitter_strength": RECIPE["jitter"], "jitter_p": 0.8,
-                                      "rotation_p": RECIPE["rotation_p"],
-                                      "rotation_degrees": RECIPE["rotation_degrees"],
-                                      "blur_p": RECIPE["blur_p"]}})
+    cfg = handwriting_config(out=str(out), data=data_spec, epochs=1000, time_budget=seconds, progress=False,
+                             log_every=20, checkpoint_every=10_000, overwrite=True)
     result = run_simclr(cfg)
     model, _ = load_simclr_run(out)
     return {"images": result["steps"] * cfg.batch_size, "seconds": result["train_seconds"],
@@ -86,25 +74,25 @@ def train_lightly(train_images: torch.Tensor, mean, std, seconds: float, workers
     from lightly.loss import NTXentLoss
     from lightly.transforms import SimCLRTransform
 
-    transform = SimCLRTransform(input_size=28, cj_prob=0.8, cj_strength=RECIPE["jitter"],
-                                random_gray_scale=0.0, gaussian_blur=RECIPE["blur_p"],
-                                rr_prob=RECIPE["rotation_p"], rr_degrees=RECIPE["rotation_degrees"],
-                                min_scale=RECIPE["crop_scale"][0], hf_prob=RECIPE["flip"],
+    transform = SimCLRTransform(input_size=28, cj_prob=POLICY["jitter_p"], cj_strength=POLICY["jitter_strength"],
+                                random_gray_scale=0.0, gaussian_blur=POLICY["blur_p"],
+                                rr_prob=POLICY["rotation_p"], rr_degrees=POLICY["rotation_degrees"],
+                                min_scale=POLICY["crop_scale"][0], hf_prob=POLICY["flip_p"],
                                 normalize={"mean": list(mean), "std": list(std)})
     loader = torch.utils.data.DataLoader(_PILDataset(train_images, transform),
-                                         batch_size=RECIPE["batch_size"], shuffle=True, drop_last=True,
+                                         batch_size=RECIPE.batch_size, shuffle=True, drop_last=True,
                                          num_workers=workers, persistent_workers=workers > 0)
     torch.manual_seed(0)
     # lightly's transform normalises; the model must not normalise again.
     model = SimCLRModel(model_config((0.0,), (1.0,))).to(memory_format=torch.channels_last).train()
-    criterion = NTXentLoss(temperature=RECIPE["temperature"])
-    opt = build_optimizer(model, RECIPE["optim"])
-    peak = RECIPE["optim"].peak_lr(RECIPE["batch_size"])
+    criterion = NTXentLoss(temperature=RECIPE.objective["temperature"])
+    opt = build_optimizer(model, RECIPE.optim)
+    peak = RECIPE.optim.peak_lr(RECIPE.batch_size)
     elapsed, images = 0.0, 0
     while elapsed < seconds:
         t0 = time.perf_counter()
         for views in loader:
-            lr = warmup_cosine(elapsed / seconds, peak, RECIPE["optim"].warmup_fraction)
+            lr = warmup_cosine(elapsed / seconds, peak, RECIPE.optim.warmup_fraction)
             for g in opt.param_groups:
                 g["lr"] = lr
             x0, x1 = (v.contiguous(memory_format=torch.channels_last) for v in views)
@@ -144,7 +132,8 @@ def main() -> None:
     mean, std = channel_stats(train)
     probes = ("linear", "knn")
     results: dict = {"benchmark": "simclr_mnist", "seconds_budget": args.seconds,
-                     "recipe": {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in RECIPE.items()},
+                     "recipe": {"batch_size": RECIPE.batch_size, "optim": asdict(RECIPE.optim),
+                                "model": RECIPE.model, "objective": RECIPE.objective},
                      "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                                  "torch": torch.__version__, "threads": torch.get_num_threads()},
                      "malloc_settings_both_sides": applied}

@@ -29,3 +29,15 @@ def test_unknown_fields_are_rejected(tmp_path):
     (tmp_path / "d.json").write_text('{broken')
     with pytest.raises(ConfigError, match="d.json"):
         TrainConfig.load(tmp_path / "d.json")
+
+
+def test_handwriting_recipe_builds_its_policy_and_takes_overrides():
+    from simclip.augment.geometric import RandomRotation
+    from simclip.data import load_dataset
+    from simclip.recipes import build_simclr, handwriting_config
+
+    cfg = handwriting_config(out="unused", data="digits", batch_size=64)
+    assert cfg.batch_size == 64 and cfg.optim.weight_decay == 0.05 and cfg.objective["temperature"] == 0.15
+    model, objective = build_simclr(cfg, load_dataset("digits", split="test"))
+    assert any(isinstance(op, RandomRotation) and op.degrees == (-20.0, 20.0) for op in objective.augment.ops)
+    assert model.num_features == 256 and objective.state_dict()["generator"].numel() > 0

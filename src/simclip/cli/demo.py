@@ -19,7 +19,7 @@ from simclip.clip import preprocess_tensor
 from simclip.data import load_caption_dataset, load_dataset
 from simclip.eval import evaluate_classification, rank_labels, zero_shot_classifier
 from simclip.recipes import (clip_config, evaluate_clip, load_clip_run, load_simclr_run, run_clip,
-                             run_simclr, simclr_config)
+                             handwriting_config, run_simclr)
 from simclip.recipes.clip import tokenizer_for
 from simclip.train import OptimConfig
 
@@ -48,20 +48,10 @@ def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
     grid = augmentation_grid(train_set.images[0], out / "augmentations.png", seed=0)
     print(f"[SimCLR 1/3] augmentation figure -> {grid}")
     # digits: 1,437 training images of 28x28; batch 128 gives 11 steps per epoch, so the epoch bound
-    # is loose and the time budget ends the run. The recipe is the MNIST benchmark's: no flips (a
-    # mirrored digit is no digit), crops of at least a quarter, brightness/contrast jitter, small
-    # rotations and blur, T = 0.15. The demo's folder is its own: a re-run replaces it.
-    cfg = simclr_config(out=str(out / "simclr-digits"), data="digits", batch_size=128, epochs=10_000,
-                        time_budget=seconds, progress=progress, log_every=5, checkpoint_every=1000,
-                        overwrite=True,
-                        optim=OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=0.05,
-                                          warmup_fraction=0.05),
-                        model={"encoder": "small-cnn", "proj_hidden_dim": 256, "proj_dim": 128},
-                        objective={"temperature": 0.15,
-                                   "policy_options": {"crop_scale": (0.25, 1.0), "flip_p": 0.0,
-                                                      "jitter_strength": 0.8, "jitter_p": 0.8,
-                                                      "rotation_p": 0.5, "rotation_degrees": 20.0,
-                                                      "blur_p": 0.5}})
+    # is loose and the time budget ends the run. The recipe is the MNIST benchmark's
+    # (handwriting_config). The demo's folder is its own: a re-run replaces it.
+    cfg = handwriting_config(out=str(out / "simclr-digits"), data="digits", epochs=10_000, time_budget=seconds,
+                             progress=progress, log_every=5, checkpoint_every=1000, overwrite=True)
     print(f"[SimCLR 2/3] training on digits for {seconds:.0f} s -> {cfg.out}")
     result = run_simclr(cfg)
     print(f"             {result['steps']} steps, {result['images_per_s']:.0f} images/s; curves -> "
