@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from simclip.losses import LogitWorkspace, clip_loss, siglip_loss
+from simclip.train.objectives.base import SeededObjective
 
 LOSSES = ("clip", "siglip")
 
 
-class CLIPObjective:
+class CLIPObjective(SeededObjective):
     """``inputs``: uint8 images -> the model's preprocessed float tensor (optionally augmented),
     captions -> token ids; ``embed``: normalised image and text features ``[B, E]`` each;
     ``loss``: :func:`~simclip.losses.clip_loss` at ``exp(logit_scale)`` (or :func:`siglip_loss` with
@@ -30,7 +31,7 @@ class CLIPObjective:
         self.augment = augment
         self.distributed = distributed
         self.channels_last = channels_last
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(seed)
         self.workspace = LogitWorkspace()  # the kept logits' memory, reused every step
 
     def inputs(self, batch: tuple) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,12 +61,3 @@ class CLIPObjective:
 
     def after_step(self, model: nn.Module) -> None:
         model.clamp_logit_scale_()
-
-    def __call__(self, model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict[str, Any]]:
-        return self.loss(model, self.embed(model, self.inputs(batch)))
-
-    def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])

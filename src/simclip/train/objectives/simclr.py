@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from simclip.losses import nt_xent
+from simclip.train.objectives.base import SeededObjective
 
 
-class SimCLRObjective:
+class SimCLRObjective(SeededObjective):
     """Augment each image of a batch ``n_views`` times with independent random parameters, embed all
     ``V*B`` views, and return ``nt_xent(z [V, B, D], temperature)``.
 
@@ -31,7 +32,7 @@ class SimCLRObjective:
         self.n_views = n_views
         self.channels_last = channels_last
         self.distributed = distributed
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(seed)
 
     def inputs(self, batch: tuple) -> tuple[torch.Tensor]:
         """``(images [B, C, H, W], ...)`` -> ``(views [V*B, C, S, S],)``, view-major, float in [0, 1]."""
@@ -50,12 +51,3 @@ class SimCLRObjective:
         z = z.float().view(self.n_views, -1, z.shape[-1])
         loss = nt_xent(z, temperature=self.temperature, distributed=self.distributed)
         return loss, {}
-
-    def __call__(self, model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict[str, Any]]:
-        return self.loss(model, self.embed(model, self.inputs(batch)))
-
-    def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
