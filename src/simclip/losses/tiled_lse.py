@@ -238,8 +238,6 @@ class TiledLogSumExp(torch.autograd.Function):
     def backward(ctx, grad_rows, grad_cols=None):  # type: ignore[override]
         q, k, scale, col_bias, exclude, row_lse, col_lse, row_shift = ctx.saved_tensors
         tiles, ctx.tiles = ctx.tiles, None  # backward overwrites kept tiles: use them once
-        if col_lse is not None and grad_cols is None:
-            grad_cols = torch.zeros_like(col_lse)
         grads = None
         if row_shift is not None:
             if tiles is None:
