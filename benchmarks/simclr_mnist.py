@@ -42,6 +42,7 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 # + weight decay 0.05 96.1; rotation 25 deg 96.2; T 0.15 96.3.
 RECIPE = handwriting_config()
 POLICY = RECIPE.objective["policy_options"]
+VIEW_SIZE = RECIPE.objective.get("view_size") or 28  # side of the training views; probes see 28x28
 
 
 def model_config(mean, std) -> SimCLRModelConfig:
@@ -74,7 +75,7 @@ def train_lightly(train_images: torch.Tensor, mean, std, seconds: float, workers
     from lightly.loss import NTXentLoss
     from lightly.transforms import SimCLRTransform
 
-    transform = SimCLRTransform(input_size=28, cj_prob=POLICY["jitter_p"], cj_strength=POLICY["jitter_strength"],
+    transform = SimCLRTransform(input_size=VIEW_SIZE, cj_prob=POLICY["jitter_p"], cj_strength=POLICY["jitter_strength"],
                                 random_gray_scale=0.0, gaussian_blur=POLICY["blur_p"],
                                 rr_prob=POLICY["rotation_p"], rr_degrees=POLICY["rotation_degrees"],
                                 min_scale=POLICY["crop_scale"][0], hf_prob=POLICY["flip_p"],

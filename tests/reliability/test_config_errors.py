@@ -33,6 +33,7 @@ FLAGS = [  # (flags, what the error must name)
     (["--temperature", "inf"], "temperature"),
     (["--eval", "svm"], "svm"),
     (["--proj-dim", "0"], "proj_dim"),
+    (["--view-size", "0"], "view_size"),
 ]
 
 CONFIG_FILES = [  # (file content, what the error must name)
@@ -45,6 +46,7 @@ CONFIG_FILES = [  # (file content, what the error must name)
     ('{"optim": {"learning_rate": 0.1}}', "learning_rate"),
     ('{"model": {"encoderr": "small-cnn"}}', "encoderr"),
     ('{"objective": {"temp": 0.1}}', "temp"),
+    ('{"objective": {"view_size": 20.5}}', "view_size"),
     ('{"method": "clip"}', "clip"),
     ('{"precision": "fp16"}', "precision"),
     ('{"max_bad_steps": 0}', "max_bad_steps"),

@@ -32,12 +32,31 @@ def test_unknown_fields_are_rejected(tmp_path):
 
 
 def test_handwriting_recipe_builds_its_policy_and_takes_overrides():
+    import torch
+
     from simclip.augment.geometric import RandomRotation
     from simclip.data import load_dataset
     from simclip.recipes import build_simclr, handwriting_config
 
     cfg = handwriting_config(out="unused", data="digits", batch_size=64)
-    assert cfg.batch_size == 64 and cfg.optim.weight_decay == 0.05 and cfg.objective["temperature"] == 0.15
+    assert cfg.batch_size == 64 and cfg.optim.weight_decay == 0.1 and cfg.objective["temperature"] == 0.15
     model, objective = build_simclr(cfg, load_dataset("digits", split="test"))
     assert any(isinstance(op, RandomRotation) and op.degrees == (-20.0, 20.0) for op in objective.augment.ops)
     assert model.num_features == 256 and objective.state_dict()["generator"].numel() > 0
+    views = objective.augment(torch.zeros(2, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    assert views.shape == (2, 1, 18, 18)
+
+
+def test_view_size_sets_the_side_of_the_augmented_views_only():
+    import torch
+
+    from simclip.data import load_dataset
+    from simclip.recipes import build_simclr, handwriting_config
+
+    data = load_dataset("digits", split="test")
+    cfg = handwriting_config(out="unused", data="digits", objective={"temperature": 0.2, "view_size": 20})
+    model, objective = build_simclr(cfg, data)
+    views = objective.augment(data.images[:4].float() / 255, generator=torch.Generator().manual_seed(0))
+    assert views.shape == (4, 1, 20, 20)
+    assert cfg.objective["view_size"] == 20  # written into the run's config
+    assert model.encode_image(data.images[:4].float() / 255).shape == (4, 256)  # whole images still encode

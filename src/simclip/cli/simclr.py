@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--views", type=int, default=None, help="views per image (2)")
     t.add_argument("--policy", default=None,
                    help="augmentation policy: simclr | simclr-cifar | simclr-gray (default by data)")
+    t.add_argument("--view-size", type=int, default=None, metavar="PIXELS",
+                   help="side of the augmented views (default: the images' size); smaller views "
+                        "train faster and the encoder is still evaluated on whole images")
     t.set_defaults(func=_train)
 
 
@@ -124,7 +127,8 @@ def _train(args: argparse.Namespace) -> int:
                           ("proj_hidden_dim", "proj_hidden_dim"), ("proj_layers", "proj_layers")):
             if getattr(args, flag) is not None:
                 cfg.model[key] = getattr(args, flag)
-        for flag, key in (("temperature", "temperature"), ("views", "n_views"), ("policy", "policy")):
+        for flag, key in (("temperature", "temperature"), ("views", "n_views"), ("policy", "policy"),
+                          ("view_size", "view_size")):
             if getattr(args, flag) is not None:
                 cfg.objective[key] = getattr(args, flag)
         if cfg.method != "simclr":
