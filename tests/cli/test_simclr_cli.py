@@ -22,11 +22,12 @@ def _final_weights(run):
 def test_twenty_steps_write_a_complete_run(tmp_path, capsys):
     run = tmp_path / "a"
     # digits train split: 1,437 images -> 22 batches of 64 per epoch; one epoch >= 20 steps
-    assert main(TRAIN + ["--epochs", "1", "--out", str(run), "--json"]) == 0
+    assert main(TRAIN + ["--epochs", "1", "--out", str(run), "--view-size", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["steps"] == 22 and result["skipped_steps"] == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"]["encoder"] == "small-cnn" and cfg["objective"]["policy"] == "simclr-gray"
+    assert cfg["objective"]["view_size"] == 20
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows and all(r["loss"] > 0 for r in rows)
     assert (run / "curves.png").stat().st_size > 1000
@@ -36,7 +37,8 @@ def test_twenty_steps_write_a_complete_run(tmp_path, capsys):
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     full, part = tmp_path / "full", tmp_path / "part"
-    args = TRAIN + ["--epochs", "2", "--checkpoint-every", "7", "--keep-checkpoints", "20"]
+    # 20x20 views: the resumed run must rebuild its augmentation from config.json as it was
+    args = TRAIN + ["--epochs", "2", "--checkpoint-every", "7", "--keep-checkpoints", "20", "--view-size", "20"]
     assert main(args + ["--out", str(full)]) == 0
     # The same run, stopped after step 14: keep only its checkpoints up to there.
     shutil.copytree(full, part)
