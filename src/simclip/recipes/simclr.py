@@ -42,9 +42,9 @@ def handwriting_config(**overrides: Any) -> TrainConfig:
     ``small-cnn`` with a 256-256-128 head; batch 128 (a short budget is a few thousand steps, and
     more updates beat larger batches); AdamW lr 2e-3, weight decay 0.1; T = 0.15; crops of at
     least a quarter of the image, resized to 18x18 views (``view_size``: on MNIST ~4,300 images/s
-    against ~2,500 with 28x28 views on 2 CPU cores, and the globally pooled encoder is evaluated on the whole 28x28
-    images, training below the test resolution as in FixRes, Touvron et al. 2019); no flips (a
-    mirrored digit is no digit); brightness/contrast jitter s = 0.8 p = 0.8; rotations within
+    against ~2,500 with 28x28 views on 2 CPU cores, and the globally pooled encoder is evaluated
+    on the whole 28x28 images, training below the test resolution as in FixRes, Touvron et al.
+    2019); no flips (a mirrored digit is no digit); brightness/contrast jitter s = 0.8 p = 0.8; rotations within
     +-20 degrees with p = 0.5 (the slant of handwriting); blur p = 0.5. ``benchmarks/simclr_mnist.py``
     gives the trials that chose it. ``overrides`` replace whole fields, as in :func:`simclr_config`.
     """
