@@ -88,13 +88,12 @@ def check_simclr_options(cfg: TrainConfig) -> None:
         raise ConfigError(f"objective.temperature must be a positive finite number, got {t!r}")
     if isinstance(obj["n_views"], bool) or not isinstance(obj["n_views"], int) or obj["n_views"] < 2:
         raise ConfigError(f"objective.n_views must be an integer >= 2, got {obj['n_views']!r}")
-    size = obj["view_size"]
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(f"objective.view_size must be a positive integer or null, got {size!r}")
-    for key in ("proj_dim", "proj_hidden_dim", "proj_layers"):
-        value = cfg.model.get(key)
+    optional_sizes = [("objective", obj, "view_size")]
+    optional_sizes += [("model", cfg.model, key) for key in ("proj_dim", "proj_hidden_dim", "proj_layers")]
+    for section, values, key in optional_sizes:
+        value = values.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
+            raise ConfigError(f"{section}.{key} must be a positive integer, got {value!r}")
     check_protocols(cfg.eval_protocols, CLASSIFICATION_PROTOCOLS)
 
 
