@@ -143,3 +143,35 @@ def test_bad_block_size():
         nt_xent(torch.randn(2, 4, 3), block_size=0)
     with pytest.raises(TypeError, match="block_size"):
         nt_xent(torch.randn(2, 4, 3), block_size=2.5)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 0.2])
+def test_separate_views_as_lightly_calls_it(temperature, value_and_grads, assert_same):
+    torch.manual_seed(3)
+    z1, z2 = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    want = value_and_grads(lambda a, b: simclr_reference(a, b, temperature), z1, z2)
+    got = value_and_grads(lambda a, b: nt_xent(a, b, temperature=temperature), z1, z2)
+    assert_same(got, want, atol=1e-10)
+    # every other form gives the same value
+    for other in (nt_xent(torch.stack([z1, z2]), temperature), nt_xent([z1, z2], temperature),
+                  nt_xent(torch.stack([z1, z2]), temperature=temperature),
+                  nt_xent([z1, z2], temperature=temperature), nt_xent(z1, z2, temperature)):
+        assert torch.allclose(other, want[0], atol=1e-10)
+
+
+def test_separate_views_default_temperature_and_three_views(value_and_grads, assert_same):
+    torch.manual_seed(4)
+    views = torch.randn(3, 4, 5, dtype=torch.float64)
+    assert torch.allclose(nt_xent(views[0], views[1]), simclr_reference(views[0], views[1], 0.5), atol=1e-10)
+    want = value_and_grads(lambda v: supcon_reference(v, 0.3), views)
+    assert_same(value_and_grads(lambda v: nt_xent(*v.unbind(0), temperature=0.3), views), want, atol=1e-10)
+
+
+def test_temperature_given_twice_or_views_missing():
+    z = torch.randn(4, 3)
+    with pytest.raises(TypeError, match="temperature twice"):
+        nt_xent([z, z], 0.5, temperature=0.5)
+    with pytest.raises(TypeError, match="needs views"):
+        nt_xent(temperature=0.5)
+    with pytest.raises(ValueError, match=r"views\[1\] has shape"):
+        nt_xent(z, torch.randn(5, 3), temperature=0.5)

@@ -34,6 +34,21 @@ def _stack_views(views: Tensor | Sequence[Tensor]) -> Tensor:
     return stacked
 
 
+def _views_and_temperature(args: tuple, temperature: float | None) -> tuple[Tensor | Sequence[Tensor], float]:
+    """``(views, temperature)`` from the positional arguments of :func:`nt_xent`: separate [N, D]
+    views, or one [V, N, D] tensor / list of views optionally followed by the temperature."""
+    if not args:
+        raise TypeError("nt_xent needs views: nt_xent(z1, z2, temperature=t) or nt_xent(z [V, N, D], t)")
+    views, rest = args[0], args[1:]
+    if rest and not isinstance(rest[-1], Tensor):  # nt_xent(views, 0.5): the temperature by position
+        if temperature is not None:
+            raise TypeError("nt_xent got the temperature twice: by position and as temperature=")
+        *rest, temperature = rest
+    if rest:  # nt_xent(z1, z2, ...): separate views
+        views = (views, *rest)
+    return views, 0.5 if temperature is None else temperature
+
+
 def _excluded_self_columns(views: int, n: int, rank: int, world: int, device: torch.device) -> Tensor:
     """Column of each local anchor (view v, sample i) in the gathered [V * world * n] columns."""
     view_start = torch.arange(views, device=device).unsqueeze(1) * world * n
@@ -41,9 +56,8 @@ def _excluded_self_columns(views: int, n: int, rank: int, world: int, device: to
 
 
 def nt_xent(
-    views: Tensor | Sequence[Tensor],
-    temperature: float = 0.5,
-    *,
+    *views: Tensor | Sequence[Tensor] | float,
+    temperature: float | None = None,
     block_size: int | None = None,
     distributed: bool = False,
 ) -> Tensor:
@@ -64,9 +78,15 @@ def nt_xent(
     The log-sum-exp is evaluated stably (self-similarity masked with -inf), so temperatures such
     as 0.01 give finite values and gradients.
 
+    Calls: ``nt_xent(z1, z2, ..., temperature=t)`` with [N, D] views (as lightly's ``NTXentLoss``
+    and solo-learn take them), ``nt_xent(z, t)`` with one [V, N, D] tensor, or
+    ``nt_xent([z1, z2], t)`` with a list of views.
+
     Args:
-        views: [V, N, D] tensor or a list of V tensors [N, D]; view v of sample i is views[v][i].
-        temperature: t > 0.
+        views: two or more [N, D] tensors, or one [V, N, D] tensor or list of V tensors [N, D];
+            view v of sample i is views[v][i]. After a single tensor or list, a number is the
+            temperature.
+        temperature: t > 0 (default 0.5).
         block_size: tile size of the blockwise computation; None picks dense or tiled by size.
         distributed: rank-local loss against the views gathered from all ranks (see ``gather.py``);
             every rank must call it. Ignored when torch.distributed is not initialised.
@@ -74,6 +94,7 @@ def nt_xent(
     Returns:
         0-dim loss in float32 (float64 if the input is float64).
     """
+    views, temperature = _views_and_temperature(views, temperature)
     stacked = _stack_views(views)
     temperature = check_positive("temperature", temperature)
     block_size = check_block_size(block_size)
@@ -114,7 +135,7 @@ class NTXentLoss(nn.Module):
         stacked: Tensor | Sequence[Tensor] = views[0] if len(views) == 1 else views
         return nt_xent(
             stacked,
-            self.temperature,
+            temperature=self.temperature,
             block_size=self.block_size,
             distributed=resolve_distributed(self.distributed),
         )
