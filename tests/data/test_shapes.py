@@ -1,4 +1,5 @@
 """The procedural shapes: determinism, captions that match the pixels, held-out combinations."""
+import re
 import time
 
 import pytest
@@ -99,3 +100,12 @@ def test_bad_arguments():
         render_shapes(n=0)
     with pytest.raises(ValueError, match="image_size must be an int >= 16"):
         render_shapes(image_size=8)
+
+
+def test_captions_use_an_before_a_vowel():
+    captions = [c for s in range(len(SHAPES)) for k in range(len(COLOR_NAMES)) for z in range(len(SIZES))
+                for p in range(len(POSITIONS)) for c in scene_captions(s, k, z, p)]
+    assert not [c for c in captions if re.search(r"\ba [aeiou]", c)]
+    orange = COLOR_NAMES.index("orange")
+    assert "an orange triangle" in scene_captions(SHAPES.index("triangle"), orange, 0, 0)
+    assert "a red circle" in scene_captions(SHAPES.index("circle"), COLOR_NAMES.index("red"), 0, 0)

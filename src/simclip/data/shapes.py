@@ -17,6 +17,7 @@ fraction of a second.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,7 @@ CAPTION_TEMPLATES = (
     "a {size} {shape} in {color}",
 )
 
+_AN_BEFORE_VOWEL = re.compile(r"\ba (?=[aeiou])")  # "an orange triangle", not "a orange triangle"
 _CENTER = {"left": (0.28, 0.5), "right": (0.72, 0.5), "top": (0.5, 0.28), "bottom": (0.5, 0.72),
            "center": (0.5, 0.5)}
 _RADIUS = {"small": 0.13, "large": 0.22}  # fraction of the image side
@@ -115,7 +117,7 @@ def scene_captions(shape: int, color: int, size: int, position: int) -> list[str
     """All phrasings for one scene's attribute indices, e.g. ``"a small red circle on the left"``."""
     words = {"shape": SHAPES[shape], "color": COLOR_NAMES[color], "size": SIZES[size],
              "where": WHERE[POSITIONS[position]]}
-    return [t.format(**words) for t in CAPTION_TEMPLATES]
+    return [_AN_BEFORE_VOWEL.sub("an ", t.format(**words)) for t in CAPTION_TEMPLATES]
 
 
 def label_classes(labeling: str) -> list[str]:
