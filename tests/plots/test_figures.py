@@ -107,3 +107,18 @@ def test_embedding_map_errors(tmp_path):
         plot_embedding_map(torch.randn(10, 4), torch.zeros(9, dtype=torch.long), ["a"], tmp_path / "x.png")
     with pytest.raises(ValueError, match="at least 3"):
         embed_2d(torch.randn(2, 4))
+
+
+def test_similarity_thumbnails_are_the_right_way_up(tmp_path):
+    """A thumbnail whose top half is red and bottom half blue keeps them so in the PNG."""
+    images = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    images[:, 0, :8] = 255  # red above
+    images[:, 2, 8:] = 255  # blue below
+    path = plot_similarity_matrix(torch.randn(2, 4), torch.randn(2, 4), images, ["a", "b"],
+                                  tmp_path / "sim.png", title="")
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    # pure red and pure blue occur only in the thumbnails (the matrix is viridis, text black/white)
+    red_rows = np.flatnonzero((pixels == (255, 0, 0)).all(-1).sum(1) > 10)
+    blue_rows = np.flatnonzero((pixels == (0, 0, 255)).all(-1).sum(1) > 10)
+    assert red_rows.size > 5 and blue_rows.size > 5
+    assert red_rows.max() < blue_rows.min(), "the thumbnail is drawn upside down"

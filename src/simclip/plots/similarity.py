@@ -51,7 +51,7 @@ def similarity_figure(image_features: Tensor, text_features: Tensor, images: Ten
                     color="black" if sim[r, c] > threshold else "white")
     for c, image in enumerate(images.cpu()):  # thumbnails in the row above the matrix
         pixels = image.permute(1, 2, 0).numpy()
-        extent = (c - 0.5, c + 0.5, -1.6, -0.6)
+        extent = (c - 0.5, c + 0.5, -0.6, -1.6)  # (left, right, bottom, top): the y axis points down
         if pixels.shape[2] == 1:
             ax.imshow(pixels[:, :, 0], extent=extent, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         else:
