@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from simclip.data import FolderLayoutError, ImageDecodeError, load_caption_dataset, load_dataset
-from simclip.data.decode import decode_image, header_size
+from simclip.imageio import decode_array, image_size
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -52,13 +52,13 @@ def write_bad(folder):
 def test_every_colour_mode_decodes_right(tmp_path):
     expected = write_modes(tmp_path / "modes")
     for name, colour in expected.items():
-        pixels = decode_image(tmp_path / "modes" / name)
+        pixels = decode_array(tmp_path / "modes" / name)
         assert pixels.shape == (16, 16, 3) and pixels.dtype == np.uint8
         assert np.abs(pixels[5, 3].astype(int) - colour).max() <= 3, name
     # Transparent pixels become white, not the black stored under them.
-    assert tuple(decode_image(tmp_path / "modes" / "rgba.png")[5, 12]) == (255, 255, 255)
-    assert tuple(decode_image(tmp_path / "modes" / "palette_alpha.png")[12, 5]) == (255, 255, 255)
-    gray = decode_image(tmp_path / "modes" / "rgb.png", channels=1)
+    assert tuple(decode_array(tmp_path / "modes" / "rgba.png")[5, 12]) == (255, 255, 255)
+    assert tuple(decode_array(tmp_path / "modes" / "palette_alpha.png")[12, 5]) == (255, 255, 255)
+    gray = decode_array(tmp_path / "modes" / "rgb.png", channels=1)
     assert gray.shape == (16, 16, 1) and int(gray[0, 0, 0]) == 76  # ITU-R 601 luma of red
 
 
@@ -141,16 +141,22 @@ def test_empty_folder_errors(tmp_path):
         load_dataset(f"folder:{tmp_path}")
 
 
-@pytest.mark.parametrize("limit", [100, 200])  # above 2x the limit PIL errors, above 1x it warns
-def test_decompression_bombs_rejected(tmp_path, monkeypatch, limit):
+@pytest.mark.parametrize("limit", [100, 200])
+def test_images_above_the_pixel_limit_rejected(tmp_path, monkeypatch, limit):
     solid("RGB", (16, 16), RED).save(tmp_path / "bomb.png")  # 256 pixels
     solid("RGB", (8, 8), RED).save(tmp_path / "fine.png")  # 64 pixels
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
-    with pytest.warns(UserWarning, match="possible decompression bomb"):
+    monkeypatch.setattr("simclip.imageio.DEFAULT_MAX_PIXELS", limit)
+    with pytest.warns(UserWarning, match="exceeds the limit"):
         data = load_dataset(f"folder:{tmp_path}")
     assert len(data) == 1 and data.bad_files == [str(tmp_path / "bomb.png")]
-    with pytest.raises(ImageDecodeError, match=rf"bomb.png: rejected as a possible decompression "
-                                               rf"bomb, larger than PIL.Image.MAX_IMAGE_PIXELS={limit}"):
+    with pytest.raises(ImageDecodeError, match=rf"bomb.png: 16x16 pixels exceeds the limit of {limit} "):
+        load_dataset(f"folder:{tmp_path}", strict=True)
+
+
+def test_pil_decompression_bomb_error_becomes_a_decode_error(tmp_path, monkeypatch):
+    solid("RGB", (16, 16), RED).save(tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # PIL itself refuses above twice this
+    with pytest.raises(ImageDecodeError, match=r"bomb.png: more than 200 pixels exceeds the limit"):
         load_dataset(f"folder:{tmp_path}", strict=True)
 
 
@@ -160,7 +166,7 @@ def test_exif_orientation_applied(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to display"
     Image.fromarray(pixels).save(tmp_path / "photo.jpg", exif=exif, quality=95)
-    assert header_size(tmp_path / "photo.jpg") == (10, 20)
-    shown = decode_image(tmp_path / "photo.jpg")
+    assert image_size(tmp_path / "photo.jpg") == (10, 20)
+    shown = decode_array(tmp_path / "photo.jpg")
     assert shown.shape == (20, 10, 3)
     assert shown[3, 5, 0] > 200 and shown[16, 5, 0] < 50  # red moved to the top

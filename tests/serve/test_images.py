@@ -64,7 +64,7 @@ def test_decode_roundtrips_a_png():
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (b"definitely not an image", "not a readable image"),
+    (b"definitely not an image", "not a decodable image"),
     (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not"),
 ])
 def test_decode_refuses_garbage_with_a_reason(data, message):
@@ -74,7 +74,7 @@ def test_decode_refuses_garbage_with_a_reason(data, message):
 
 def test_decode_refuses_truncated_png():
     data = png_bytes(draw_shape("square", (0, 0, 255), 8))
-    with pytest.raises(ImageDecodeError, match="corrupt|truncated|not a readable"):
+    with pytest.raises(ImageDecodeError, match="not a decodable image .corrupt or truncated"):
         decode_image_bytes(data[: len(data) // 2])
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from simclip import imageio
 from simclip.data.caption_dataset import CaptionDataset
-from simclip.data.decode import ImageDecodeError, choose_size, decode_image, fit_square, header_size
+from simclip.data.decode import choose_size, fit_square
 from simclip.data.spec import check_split
 
 DEFAULT_SIZE = 32
@@ -66,12 +67,12 @@ def load_caption_file(path: Path, split: str = "train", image_size: int | None =
             raise FileNotFoundError(f"{path} line {line}: image {image!r} not found "
                                     f"(looked for {image_path})")
         grouped.setdefault(image_path, (line, []))[1].append(caption)
-    size = choose_size([header_size(p) for p in grouped], image_size, DEFAULT_SIZE)
+    size = choose_size([imageio.image_size(p) for p in grouped], image_size, DEFAULT_SIZE)
     images = []
     for image_path, (line, _) in grouped.items():
         try:
-            images.append(fit_square(decode_image(image_path, channels), size))
-        except ImageDecodeError as err:
+            images.append(fit_square(imageio.decode_array(image_path, channels), size))
+        except imageio.ImageDecodeError as err:
             raise CaptionFileError(f"{path} line {line}: {err}") from None
     tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     return CaptionDataset(images=tensor, captions=[caps for _, caps in grouped.values()],

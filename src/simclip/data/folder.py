@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simclip.data.decode import ImageDecodeError, choose_size, decode_image, fit_square, header_size
+from simclip import imageio
+from simclip.data.decode import choose_size, fit_square
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.spec import check_split
 
@@ -56,7 +57,7 @@ def load_folder(root: Path, split: str = "train", image_size: int | None = None,
     classes = sorted(set().union(*(_class_dirs(d) for d in split_dirs.values())))
     files, labels, outside = _list_files(split_dirs[split], classes)
     every_file = [f for d in split_dirs.values() for f in _list_files(d, classes)[0]]
-    size = choose_size([header_size(f) for f in every_file], image_size, DEFAULT_SIZE)
+    size = choose_size([imageio.image_size(f) for f in every_file], image_size, DEFAULT_SIZE)
     if strict and outside:
         raise FolderLayoutError(f"{outside[0]}: lies outside the class folders, so it has no label")
     images, kept, bad = _decode_all(files, size, channels, strict)
@@ -114,9 +115,9 @@ def _decode_all(files: list[Path], size: int, channels: int,
     images, kept, bad = [], [], []
     for i, path in enumerate(files):
         try:
-            images.append(fit_square(decode_image(path, channels), size))
+            images.append(fit_square(imageio.decode_array(path, channels), size))
             kept.append(i)
-        except ImageDecodeError as err:
+        except imageio.ImageDecodeError as err:
             if strict:
                 raise
             bad.append((str(path), str(err)))

@@ -1,13 +1,11 @@
 """Turning one stored shard sample into pixels, a label or captions, or rejecting it as bad."""
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
+from simclip import imageio
 from simclip.data.class_captions import class_captions, digit_captions
 from simclip.data.decode import fit_square
 from simclip.data.tar_samples import CAPTION_FIELD, IMAGE_FIELDS, LABEL_FIELD, RawSample
@@ -77,12 +75,7 @@ class SampleFormat:
         if field is None:
             raise BadSample(f"no image (none of the fields {', '.join(IMAGE_FIELDS)})")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(sample.fields[field])) as img:
-                    img = img.convert("L" if self.channels == 1 else "RGB")
-        except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, ... for bad data
-            raise BadSample(f".{field} is not a decodable image ({type(err).__name__}: {err})") \
-                from None
-        array = np.asarray(img, dtype=np.uint8).reshape(img.height, img.width, self.channels)
+            array = imageio.decode_array(sample.fields[field], self.channels, name=f".{field}")
+        except imageio.ImageDecodeError as err:
+            raise BadSample(str(err)) from None
         return fit_square(array, self.image_size)

@@ -13,14 +13,12 @@ index are counted by reading them once (``scan_shards``).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from PIL import Image
-
+from simclip import imageio
 from simclip.data.tar_samples import CAPTION_FIELD, LABEL_FIELD, ShardError, read_samples
 
 INDEX_NAME = "shards.json"
@@ -128,10 +126,10 @@ def scan_shards(paths: list[Path]) -> ShardIndex:
 def _image_layout(data: bytes) -> tuple[int, int]:
     """Channels (1 for grayscale modes, else 3) and the shorter side of an encoded image."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return (1 if img.mode in ("1", "L", "I;16", "I", "F") else 3), min(img.size)
-    except Exception as err:  # PIL raises many types for a bad header
-        raise ShardError(f"the first image in the shards is not decodable ({err})") from None
+        pixels = imageio.decode_array(data, channels=None, name="the first image in the shards")
+    except imageio.ImageDecodeError as err:
+        raise ShardError(str(err)) from None
+    return pixels.shape[2], min(pixels.shape[:2])
 
 
 def _count(value: object) -> int:

@@ -1,0 +1,171 @@
+"""Decoding one image — file or bytes — into uint8 pixels, the same way everywhere.
+
+Datasets, shards, ``simclip augment --image``, ``zeroshot --image``, ``plot topk``, the index
+builder and the web service all decode through :func:`decode_array` (``[H, W, C]`` numpy) or
+:func:`decode_image` (``[C, H, W]`` tensor), so one file gives one tensor whichever way it comes in:
+
+- only the formats in :data:`ALLOWED_FORMATS` are opened (no EPS, which runs Ghostscript, ...);
+- an image above ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`) is refused from its header,
+  before any pixel is decoded: a PNG of a few KB can claim 50,000 x 50,000 pixels;
+- the EXIF orientation is applied, as photo viewers do;
+- 16-bit (and 32-bit integer) grayscale is scaled by 255/65535 (PIL's ``convert("L")`` clips it,
+  turning most 16-bit images white), float grayscale is clipped to 0..255;
+- transparency (RGBA, LA, PA, palette or colour-key) is composited over white, since the colour
+  under a transparent pixel is arbitrary (often black);
+- CMYK, YCbCr, palette and bilevel images go through PIL's conversions to RGB or L (ITU-R 601-2
+  luma); ``channels=None`` keeps grayscale files at one channel and makes every other file RGB.
+
+Errors: :class:`ImageDecodeError` (a :class:`~simclip.errors.SimclipError`) names the file and the
+reason; a missing file is a ``FileNotFoundError``. torch is imported only by :func:`decode_image`.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from simclip.errors import SimclipError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+# PIL formats that are decoded; anything else (EPS, ICNS, PSD, ...) is refused unread.
+ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
+# 40 megapixels (8000x5000) decode to 120 MB of RGB — above the photos anyone indexes or trains on,
+# below PIL's own warning threshold (89 megapixels), so PIL never gets to warn.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+_SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+_GRAY = {"1", "L", "LA", "La", "F"} | _SIXTEEN_BIT
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+_ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+_EXIF_ORIENTATION = 0x0112
+_WHITE = (255, 255, 255, 255)
+
+Source = bytes | str | Path
+
+
+class ImageDecodeError(SimclipError, ValueError):
+    """A file or bytes that are not an acceptable image (unreadable, corrupt, refused format, too
+    large); the message names the file (``upload`` for bytes) and the reason."""
+
+
+def decode_array(source: Source, channels: int | None = 3, *, max_pixels: int | None = None,
+                 formats: Collection[str] = ALLOWED_FORMATS, name: str | None = None) -> np.ndarray:
+    """Decode ``source`` (a path, or the bytes of a file) into uint8 ``[H, W, C]``.
+
+    Args:
+        channels: 3 (RGB), 1 (luma), or None: 1 for grayscale files, else 3.
+        max_pixels: refuse images with more pixels (default :data:`DEFAULT_MAX_PIXELS`).
+        formats: PIL format names that are accepted.
+        name: how errors name the image (default: the path, or ``upload`` for bytes).
+    """
+    if channels not in (1, 3, None):
+        raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    name = name or ("upload" if isinstance(source, bytes) else str(source))
+    with _opened(source, name, formats, limit) as img:
+        width, height = img.size
+        if width * height > limit:
+            raise ImageDecodeError(f"{name}: {width}x{height} pixels exceeds the limit of {limit:,} "
+                                   f"pixels")
+        try:
+            img.load()
+        except Exception as err:  # PIL's decoders raise OSError, SyntaxError, struct.error, ...
+            raise ImageDecodeError(f"{name}: not a decodable image (corrupt or truncated: {err})") from None
+        return _to_array(_upright(img), channels)
+
+
+def decode_image(source: Source, channels: int | None = 3, **options) -> Tensor:
+    """:func:`decode_array` as a uint8 tensor ``[C, H, W]``."""
+    import torch
+
+    array = decode_array(source, channels, **options)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def image_size(source: Source) -> tuple[int, int] | None:
+    """``(width, height)`` as displayed (after EXIF rotation), from the header alone; None when the
+    header cannot be read (decoding then reports why)."""
+    try:
+        with _opened(source, "", ALLOWED_FORMATS, DEFAULT_MAX_PIXELS) as img:
+            width, height = img.size
+            if img.getexif().get(_EXIF_ORIENTATION) in _ROTATED_ORIENTATIONS:
+                return height, width
+            return width, height
+    except Exception:  # unreadable headers are reported by decode_array
+        return None
+
+
+@contextmanager
+def _opened(source: Source, name: str, formats: Collection[str], limit: int) -> Iterator[Image.Image]:
+    """The image opened lazily (header read, no pixels); a failure to open becomes an
+    :class:`ImageDecodeError` naming ``name`` (a missing file stays ``FileNotFoundError``)."""
+    if isinstance(source, bytes):
+        if not source:
+            raise ImageDecodeError(f"{name}: not a decodable image (empty file)")
+        fp: io.BytesIO | Path = io.BytesIO(source)
+    else:
+        fp = Path(source)
+        if not _regular_file(fp):
+            raise ImageDecodeError(f"{name}: not a regular file (a pipe, a device or a broken link)")
+        if fp.is_file() and fp.stat().st_size == 0:
+            raise ImageDecodeError(f"{name}: not a decodable image (empty file)")
+    with warnings.catch_warnings():
+        # PIL warns (not raises) between MAX_IMAGE_PIXELS and twice that; max_pixels decides instead.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            # MPO (multi-picture JPEG, from many cameras) is opened by the JPEG opener.
+            image = Image.open(fp, formats=sorted({"JPEG" if f == "MPO" else f for f in formats}))
+        except FileNotFoundError:
+            raise
+        except Image.DecompressionBombError:
+            raise ImageDecodeError(f"{name}: more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels exceeds "
+                                   f"the limit of {limit:,} pixels") from None
+        except UnidentifiedImageError:
+            raise ImageDecodeError(f"{name}: not a decodable image (unknown format, or not one of "
+                                   f"{', '.join(sorted(formats))})") from None
+        except Exception as err:  # a header PIL recognises but cannot parse
+            raise ImageDecodeError(f"{name}: not a decodable image (corrupt or truncated: {err})") from None
+        with image:
+            if image.format not in formats:
+                raise ImageDecodeError(f"{name}: image format {image.format} is not accepted")
+            yield image
+
+
+def _regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file, or a missing one (which opening reports as missing).
+    Opening a named pipe would block for ever, so pipes, devices and broken links are refused."""
+    return path.is_file() or not (path.exists() or path.is_symlink())
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block does not make the pixels wrong; keep them as stored
+        return img
+
+
+def _to_array(img: Image.Image, channels: int | None) -> np.ndarray:
+    if channels is None:
+        channels = 1 if img.mode in _GRAY else 3
+    if img.mode in _SIXTEEN_BIT:
+        wide = np.asarray(img).astype(np.float64)
+        img = Image.fromarray(np.rint(np.clip(wide, 0, 65535) * (255 / 65535)).astype(np.uint8))
+    elif img.mode == "F":
+        img = Image.fromarray(np.rint(np.clip(np.asarray(img), 0, 255)).astype(np.uint8))
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        img = Image.alpha_composite(Image.new("RGBA", img.size, _WHITE), img.convert("RGBA"))
+    img = img.convert("L" if channels == 1 else "RGB")
+    return np.array(img, dtype=np.uint8).reshape(img.height, img.width, channels)  # writable
+
+
+__all__ = ["ALLOWED_FORMATS", "DEFAULT_MAX_PIXELS", "ImageDecodeError", "decode_array", "decode_image",
+           "image_size"]
