@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import simclip.data.shards as shards_module
+import simclip.data.shards.write as shards_module
 from simclip.data import DatasetSpecError, load_caption_dataset, load_dataset, write_shards
-from simclip.data.shard_index import read_index
-from simclip.data.tar_samples import read_samples, split_member_name
+from simclip.data.shards.index import read_index
+from simclip.data.shards.tar_samples import read_samples, split_member_name
 
 
 @pytest.fixture(scope="module")

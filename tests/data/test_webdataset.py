@@ -11,9 +11,9 @@ import torch
 
 from simclip.data import (DatasetSpecError, ShardedDataset, ShardError, batches,
                           load_caption_dataset, load_dataset, steps_per_epoch, write_shards)
-from simclip.data.shard_stream import plan_epoch, slot_batches
-from simclip.data.tar_samples import add_member, read_samples
-from simclip.data.webdataset import expand_braces
+from simclip.data.shards.stream import plan_epoch, slot_batches
+from simclip.data.shards.tar_samples import add_member, read_samples
+from simclip.data.shards.webdataset import expand_braces
 
 N_DIGITS = 1437
 

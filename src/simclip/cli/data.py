@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simclip.data.shards import write_shards
+from simclip.data.shards.write import write_shards
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,10 +14,10 @@ from simclip.data.image_dataset import ImageDataset
 from simclip.data.load import load_dataset
 from simclip.data.loader import batch_indices, batches, epoch_permutation, steps_per_epoch
 from simclip.data.shapes import HELD_OUT_PAIRS, ShapeScenes, render_shapes
-from simclip.data.shards import write_shards
+from simclip.data.shards.write import write_shards
 from simclip.data.spec import DatasetSpecError, list_dataset_forms, parse_spec
-from simclip.data.tar_samples import ShardError
-from simclip.data.webdataset import ShardedDataset
+from simclip.data.shards.tar_samples import ShardError
+from simclip.data.shards.webdataset import ShardedDataset
 
 __all__ = [
     "CLASS_TEMPLATES", "DIGIT_TEMPLATES", "DIGIT_WORDS", "HELD_OUT_PAIRS",

@@ -13,7 +13,7 @@ from simclip.data.caption_files import load_caption_file
 from simclip.data.class_captions import captions_from_labels
 from simclip.data.load import channels_option, load_dataset, load_shapes_spec
 from simclip.data.spec import check_split, parse_spec
-from simclip.data.webdataset import ShardedDataset, load_sharded
+from simclip.data.shards.webdataset import ShardedDataset, load_sharded
 
 
 def load_caption_dataset(spec: str, split: str = "train", image_size: int | None = None, *,

@@ -11,7 +11,7 @@ from simclip.data.image_dataset import ImageDataset
 from simclip.data.mnist import load_mnist
 from simclip.data.shapes import LABELINGS, load_shapes
 from simclip.data.spec import DatasetSpec, check_split, parse_spec
-from simclip.data.webdataset import ShardedDataset, load_sharded
+from simclip.data.shards.webdataset import ShardedDataset, load_sharded
 
 
 def load_dataset(spec: str, split: str = "train", image_size: int | None = None, *,

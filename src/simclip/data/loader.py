@@ -8,7 +8,7 @@ would have seen. ``batch_size`` is per rank, as in DDP: global batch ``k`` is
 With ``drop_last=False`` the last, short global batch is padded to a multiple of ``world_size``
 by wrapping around to the start of the permutation (as ``torch.utils.data.DistributedSampler``
 pads) and split equally. Sharded datasets stream through the same ``batches`` call
-(``shard_stream.py``).
+(``shards/stream.py``).
 """
 from __future__ import annotations
 
@@ -21,19 +21,12 @@ from torch import Tensor
 
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
-from simclip.data.webdataset import ShardedDataset
+from simclip.data.shards.stream import stream_batches
+from simclip.data.shards.webdataset import ShardedDataset
+from simclip.data.steps import check_positive, steps_per_epoch
 
 # Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
 _ORDER_STREAM, _CAPTION_STREAM = 0, 1
-
-
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool = True, world_size: int = 1) -> int:
-    """Batches per epoch (on every rank) for ``n`` items and a per-rank ``batch_size``."""
-    _check_positive(batch_size=batch_size, world_size=world_size)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
-    global_batch = batch_size * world_size
-    return n // global_batch if drop_last else math.ceil(n / global_batch)
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
@@ -77,11 +70,9 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset, batch_size:
     For an ``ImageDataset``: ``(images uint8 [B, C, H, W], labels int64 [B] or None)``.
     For a ``CaptionDataset``: ``(images uint8 [B, C, H, W], captions list[str] of length B)``,
     one caption per image drawn at random, again a pure function of ``(seed, epoch)``.
-    For a ``ShardedDataset``: the same, streamed from its shards (see ``shard_stream.py``).
+    For a ``ShardedDataset``: the same, streamed from its shards (see ``shards/stream.py``).
     """
     if isinstance(dataset, ShardedDataset):
-        from simclip.data.shard_stream import stream_batches  # it imports this module
-
         return stream_batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
                               start=start, drop_last=drop_last, rank=rank, world_size=world_size)
     if not isinstance(dataset, (ImageDataset, CaptionDataset)):
@@ -109,9 +100,3 @@ def _rng(seed: int, epoch: int, stream: int) -> np.random.Generator:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative int, got {value!r}")
     return np.random.default_rng([seed, epoch, stream])
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -16,7 +16,7 @@ Options (each kind accepts only the ones listed for it in ``FORMS``):
 - ``strict``: ``1``/``true`` raises on the first undecodable file instead of skipping it.
 - ``n``, ``seed``, ``label``: size, seed and labelling (``shape``, ``color``, ``size``,
   ``position`` or ``pair``) of the procedural ``shapes`` dataset.
-- ``shuffle_buffer``, ``resample``, ``workers``: streaming of ``wds:`` shards (``webdataset.py``).
+- ``shuffle_buffer``, ``resample``, ``workers``: streaming of ``wds:`` shards (``shards/webdataset.py``).
 """
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def _check_path(spec: str, kind: str, raw_path: str) -> Path:
 
 def _existing_path(spec: str, kind: str, raw_path: str) -> Path:
     path = Path(raw_path).expanduser()
-    if kind == "wds":  # may be a brace pattern; webdataset.py resolves and checks it
+    if kind == "wds":  # may be a brace pattern; shards/webdataset.py resolves and checks it
         return path
     if not path.exists():
         raise spec_error(spec, f"path {str(path)!r} does not exist")

@@ -23,10 +23,10 @@ from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.captions import load_caption_dataset
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.load import load_dataset
-from simclip.data.shard_index import INDEX_NAME, ShardIndex, write_index
+from simclip.data.shards.index import INDEX_NAME, ShardIndex, write_index
+from simclip.data.shards.tar_samples import CAPTION_FIELD, LABEL_FIELD, add_member
+from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.spec import check_split, parse_spec
-from simclip.data.tar_samples import CAPTION_FIELD, LABEL_FIELD, add_member
-from simclip.data.webdataset import ShardedDataset
 
 SHARD_NAME = re.compile(r"^\d{6}\.tar$")
 _CAPTION_KINDS = ("captions", "shapes")  # sources whose captions are written text, not templates

@@ -8,7 +8,7 @@ import numpy as np
 from simclip import imageio
 from simclip.data.class_captions import class_captions, digit_captions
 from simclip.data.decode import fit_square
-from simclip.data.tar_samples import CAPTION_FIELD, IMAGE_FIELDS, LABEL_FIELD, RawSample
+from simclip.data.shards.tar_samples import CAPTION_FIELD, IMAGE_FIELDS, LABEL_FIELD, RawSample
 
 
 class BadSample(ValueError):

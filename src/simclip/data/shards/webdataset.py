@@ -14,7 +14,7 @@ Options: ``shuffle_buffer`` (samples, default 2000; 0 shuffles shard order only)
 ``len(dataset)`` samples), ``workers`` (DataLoader worker processes per rank, default 0),
 ``strict`` (raise on the first bad sample instead of skipping and counting it), ``size`` and
 ``channels`` (convert images on the fly). Batches come from ``batches(...)`` as for in-memory
-datasets; ``shard_stream.py`` describes the order.
+datasets; ``stream.py`` describes the order.
 """
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ import torch
 
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
-from simclip.data.shard_decode import BadSample, SampleFormat
-from simclip.data.shard_index import INDEX_NAME, ShardIndex, read_index, scan_shards
+from simclip.data.shards.decode import BadSample, SampleFormat
+from simclip.data.shards.index import INDEX_NAME, ShardIndex, read_index, scan_shards
+from simclip.data.shards.tar_samples import ShardError, read_samples
 from simclip.data.spec import SPLITS, DatasetSpec, spec_error
-from simclip.data.tar_samples import ShardError, read_samples
 
 DEFAULT_SHUFFLE_BUFFER = 2000
 _BRACE = re.compile(r"\{([^{}]*)\}")

@@ -37,10 +37,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from simclip.data.loader import steps_per_epoch
-from simclip.data.shard_decode import BadSample, SampleFormat
-from simclip.data.tar_samples import RawSample, ShardError, read_samples
-from simclip.data.webdataset import ShardedDataset
+from simclip.data.shards.decode import BadSample, SampleFormat
+from simclip.data.shards.tar_samples import RawSample, ShardError, read_samples
+from simclip.data.shards.webdataset import ShardedDataset
+from simclip.data.steps import steps_per_epoch
 
 # Independent random streams of one (seed, epoch).
 _SHARD_ORDER, _BUFFER, _RESAMPLE, _CAPTION = 10, 11, 12, 13

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from simclip import imageio
-from simclip.data.tar_samples import CAPTION_FIELD, LABEL_FIELD, ShardError, read_samples
+from simclip.data.shards.tar_samples import CAPTION_FIELD, LABEL_FIELD, ShardError, read_samples
 
 INDEX_NAME = "shards.json"
 FORMAT, VERSION = "simclip-shards", 1
