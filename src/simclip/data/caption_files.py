@@ -23,12 +23,13 @@ from simclip import imageio
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.decode import choose_size, fit_square
 from simclip.data.spec import check_split
+from simclip.errors import SimclipError
 
 DEFAULT_SIZE = 32
 FIELDS = ("image", "caption")
 
 
-class CaptionFileError(ValueError):
+class CaptionFileError(SimclipError, ValueError):
     """A malformed caption file; the message names the file and line."""
 
 

@@ -10,10 +10,12 @@ import hashlib
 import warnings
 from pathlib import Path
 
+from simclip.errors import SimclipError
+
 SUMS_NAME = "SHA256SUMS"
 
 
-class ChecksumError(ValueError):
+class ChecksumError(SimclipError, ValueError):
     """A file whose SHA-256 differs from the one its folder's SHA256SUMS lists."""
 
 

@@ -18,6 +18,7 @@ from simclip.data.checksums import read_verified
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.resize import resize_square
 from simclip.data.spec import check_split
+from simclip.errors import SimclipError
 
 try:  # numpy >= 2 moved the array internals to numpy._core
     from numpy._core.multiarray import _reconstruct
@@ -49,7 +50,7 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class CIFARFormatError(ValueError):
+class CIFARFormatError(SimclipError, ValueError):
     """A CIFAR file whose content is not what the format promises."""
 
 

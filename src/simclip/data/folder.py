@@ -33,12 +33,13 @@ from simclip import imageio
 from simclip.data.decode import choose_size, fit_square
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.spec import check_split
+from simclip.errors import SimclipError
 
 DEFAULT_SIZE = 32
 _WARN_LISTED = 5  # bad files spelled out in the warning; all are in ImageDataset.bad_files
 
 
-class FolderLayoutError(ValueError):
+class FolderLayoutError(SimclipError, ValueError):
     """An image folder whose layout cannot give the requested split."""
 
 

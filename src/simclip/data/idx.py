@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from simclip.data.checksums import read_verified
+from simclip.errors import SimclipError
 
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-class IDXFormatError(ValueError):
+class IDXFormatError(SimclipError, ValueError):
     """A file that is not a well-formed IDX file."""
 
 

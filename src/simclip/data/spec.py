@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simclip.errors import SimclipError
+
 SPLITS = ("train", "test")
 
 # (form, description, option keys). The form's prefix before ":" is the kind.
@@ -50,7 +52,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-class DatasetSpecError(ValueError):
+class DatasetSpecError(SimclipError, ValueError):
     """A dataset spec string that names no valid dataset; the message lists the valid forms."""
 
 

@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from simclip.errors import SimclipError
 from simclip.serve.embedder import Embedder, same_identity
 from simclip.serve.images import (ImageDecodeError, find_images, inside_root, open_image_file,
                                   resolve_image_files)
@@ -35,7 +36,7 @@ FILES = {"embeddings": "embeddings.npy", "ids": "ids.json", "meta": "meta.json",
 RETRAIN_GROWTH = 4
 
 
-class IndexMismatchError(ValueError):
+class IndexMismatchError(SimclipError, ValueError):
     """The index was built with other model weights than the embedder that would query it."""
 
 

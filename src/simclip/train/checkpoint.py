@@ -23,11 +23,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from simclip.errors import SimclipError
+
 _STEP = re.compile(r"^step-(\d{8})\.safetensors$")
 _STEP_FILE = re.compile(r"^step-(\d{8})\.(safetensors|state\.pt)$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SimclipError, RuntimeError):
     """No usable checkpoint, or a checkpoint that does not fit the model; the message says which."""
 
 

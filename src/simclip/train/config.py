@@ -8,8 +8,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from simclip.errors import SimclipError
 
-class ConfigError(ValueError):
+
+class ConfigError(SimclipError, ValueError):
     """A configuration value is out of range; the message names the field."""
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from simclip.data import batches, steps_per_epoch
+from simclip.errors import SimclipError
 from simclip.plots import plot_training_curves
 from simclip.train import distributed as dist_
 from simclip.train.allocator import keep_freed_memory
@@ -43,7 +44,7 @@ MAX_BAD_FRACTION = 0.05
 _MIN_JUDGED = 1000  # samples a streamed run draws before its share of bad ones is judged
 
 
-class TrainingError(RuntimeError):
+class TrainingError(SimclipError, RuntimeError):
     """The run cannot go on; the message says why and what was kept."""
 
 

@@ -9,9 +9,10 @@ from simclip import imageio
 from simclip.data.class_captions import class_captions, digit_captions
 from simclip.data.decode import fit_square
 from simclip.data.shards.tar_samples import CAPTION_FIELD, IMAGE_FIELDS, LABEL_FIELD, RawSample
+from simclip.errors import SimclipError
 
 
-class BadSample(ValueError):
+class BadSample(SimclipError, ValueError):
     """A sample that cannot be used: no or an undecodable image, a missing or invalid label or
     caption. The message gives the reason; the reader adds the shard and key."""
 

@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from simclip.errors import SimclipError
+
 # Image fields a reader accepts; the writer stores lossless PNG.
 IMAGE_FIELDS = ("png", "jpg", "jpeg", "webp", "ppm", "bmp")
 LABEL_FIELD, CAPTION_FIELD = "cls", "txt"
 
 
-class ShardError(ValueError):
+class ShardError(SimclipError, ValueError):
     """A shard or shard index that cannot be read; the message names the file (and sample key)."""
 
 
