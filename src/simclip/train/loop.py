@@ -26,11 +26,11 @@ from torch import nn
 
 from simclip.data import batches, steps_per_epoch
 from simclip.errors import SimclipError
-from simclip.plots import plot_training_curves
 from simclip.train import distributed as dist_
 from simclip.train.allocator import keep_freed_memory
 from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
 from simclip.train.config import ConfigError, TrainConfig
+from simclip.train.curves import plot_training_curves
 from simclip.train.logger import RunLogger, read_metrics
 from simclip.train.optim import build_optimizer
 from simclip.train.progress import Progress
