@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     train = load_dataset(spec, split="train")
     test = load_dataset(spec, split="test")
     metrics = evaluate_classification(encode, train, test, protocols=protocols, transform=transform,
-                                      device=args.device,
+                                      device=args.device, progress=True,
                                       options={"knn": {"k": args.knn_k,
                                                        "temperature": args.knn_temperature}})
     if args.json:

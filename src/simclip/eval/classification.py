@@ -59,7 +59,8 @@ def evaluate_classification(
         model_encode: image batch ``[B, C, H, W]`` -> features ``[B, F]`` (``model.encode_image``).
         train_dataset, test_dataset: objects with ``.images`` and ``.labels``.
         protocols: names from ``CLASSIFICATION_PROTOCOLS`` (``"knn"``, ``"linear"``).
-        batch_size, device, transform, progress: passed to ``extract_features``.
+        batch_size, device, transform: passed to ``extract_features``.
+        progress: report feature extraction and the linear probe's fits on stderr.
         options: per-protocol keyword arguments,
             e.g. ``{"knn": {"k": 20}, "linear": {"c_grid": [1.0]}}``.
 
@@ -79,11 +80,13 @@ def evaluate_classification(
         raise ValueError(f"options given for protocols not requested: {extra}")
     train_images, train_labels = _split("train_dataset", train_dataset)
     test_images, test_labels = _split("test_dataset", test_dataset)
-    kwargs = dict(batch_size=batch_size, device=device, transform=transform, progress=progress)
-    train = extract_features(model_encode, train_images, **kwargs)
-    test = extract_features(model_encode, test_images, **kwargs)
+    kwargs = dict(batch_size=batch_size, device=device, transform=transform)
+    train = extract_features(model_encode, train_images, progress=progress and "features (train)", **kwargs)
+    test = extract_features(model_encode, test_images, progress=progress and "features (test)", **kwargs)
     results: dict[str, float] = {}
     for name in protocols:
         protocol = CLASSIFICATION_PROTOCOLS[name]
-        results.update(protocol(train, train_labels, test, test_labels, **options.get(name, {})))
+        kw = {"progress": progress} if name == "linear" else {}  # the slow one: many L-BFGS fits
+        kw.update(options.get(name, {}))
+        results.update(protocol(train, train_labels, test, test_labels, **kw))
     return results

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from simclip.eval._checks import check_positive_int
+from simclip.progress import ProgressReporter
 
 Encode = Callable[[Tensor], Tensor]
 
@@ -20,7 +21,7 @@ def extract_features(
     batch_size: int = 512,
     device: str | torch.device = "cpu",
     transform: Callable[[Tensor], Tensor] | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> Tensor:
     """Encode ``images`` with ``encode`` and return the features as float32 CPU ``[N, F]``.
 
@@ -36,24 +37,24 @@ def extract_features(
         device: where the batches are sent; ``encode``'s module must live there.
         transform: applied to each float batch on ``device`` after the [0, 1] conversion
             (e.g. CLIP's resize + mean/std normalisation). SimCLR models normalise internally.
-        progress: show a tqdm bar.
+        progress: report progress on stderr (a bar on a terminal, a line every 10 s elsewhere);
+            a string names the task in the report (default ``"features"``).
     """
     if not callable(encode):
         raise TypeError(f"encode must be callable, got {type(encode).__name__}")
     check_positive_int("batch_size", batch_size)
     batches = _batches(images, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        total = -(-images.shape[0] // batch_size) if isinstance(images, Tensor) else None
-        batches = tqdm(batches, total=total, desc="features", unit="batch")
+    total = images.shape[0] if isinstance(images, Tensor) else None
+    report = ProgressReporter(total, progress if isinstance(progress, str) else "features", unit="img",
+                              enabled=bool(progress))
     outputs: list[Tensor] = []
-    with torch.inference_mode(), eval_mode(encode):
+    with report, torch.inference_mode(), eval_mode(encode):
         for batch in batches:
             x = _to_float(batch.to(device, non_blocking=True))
             if transform is not None:
                 x = transform(x)
             outputs.append(_check_output("encode", encode(x), x.shape[0]))
+            report.advance(x.shape[0])
     if not outputs:
         raise ValueError("images is empty: no batches to encode")
     widths = {o.shape[1] for o in outputs}

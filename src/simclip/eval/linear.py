@@ -11,7 +11,7 @@ chosen value and report test accuracy. Regularisation is expressed as scikit-lea
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -25,6 +25,7 @@ from simclip.eval._checks import (
 from simclip.eval.features import Encode, extract_features
 from simclip.eval.logistic_regression import SoftmaxClassifier, fit_logistic_regression
 from simclip.eval.metrics import percent, topk_correct
+from simclip.progress import ProgressReporter
 
 # One point per decade across the paper's 1e-6..1e6 range.
 DEFAULT_C_GRID: tuple[float, ...] = tuple(10.0**e for e in range(-6, 7))
@@ -67,6 +68,7 @@ def select_c(
     c_grid: Sequence[float],
     refine_steps: int = 3,
     max_iter: int = 1000,
+    on_fit: Callable[[float], None] | None = None,
 ) -> tuple[float, SoftmaxClassifier]:
     """Best ``C`` on ``val``: a sweep over ``c_grid``, then ``refine_steps`` bisections (log space).
 
@@ -76,6 +78,7 @@ def select_c(
     as the bracket, each round fits the midpoint of the wider half (of the half towards the
     better neighbour when both are equal) and shrinks the bracket around whichever is better,
     so each round costs one fit. Returns the chosen ``C`` and the classifier fitted on ``fit``.
+    ``on_fit(C)`` is called after each fit (``len(c_grid) + refine_steps`` calls at most).
     """
     scores: dict[float, tuple[float, float]] = {}
     models: dict[float, SoftmaxClassifier] = {}
@@ -85,6 +88,8 @@ def select_c(
         c = values.setdefault(log_c, 10.0**log_c)
         models[log_c] = fit_logistic_regression(*fit, num_classes, c, max_iter=max_iter, init=init)
         scores[log_c] = _val_score(models[log_c], *val)
+        if on_fit is not None:
+            on_fit(c)
 
     grid = sorted(values)
     for i, log_c in enumerate(grid):
@@ -129,6 +134,7 @@ def linear_probe(
     refine_steps: int = 3,
     num_classes: int | None = None,
     dtype: torch.dtype = torch.float32,
+    progress: bool = False,
 ) -> dict[str, float]:
     """CLIP's linear-probe accuracy: logistic regression on frozen, standardised features.
 
@@ -143,6 +149,7 @@ def linear_probe(
         refine_steps: bisection rounds (one fit each) around the best grid value.
         num_classes: defaults to one more than the largest label in either split.
         dtype: float32 (default, fast) or float64 for the fits.
+        progress: report the fits on stderr (a bar on a terminal, a line every 10 s elsewhere).
 
     Returns:
         ``{"linear_top1", "linear_top5", "linear_c"}``; accuracies in percent, top-5 is
@@ -165,15 +172,20 @@ def linear_probe(
     num_classes = resolve_num_classes(num_classes, train_y, test_y)
     train, test = (x.to(dtype) for x in _standardize(train, test))
 
-    if len(c_grid) == 1:
-        c, init = float(c_grid[0]), None
-    else:
-        fit_idx, val_idx = stratified_split(train_y, val_fraction, seed)
-        if val_idx.numel() == 0:
-            raise ValueError("val_fraction leaves no held-out rows to choose C; add training data")
-        fit, val = (train[fit_idx], train_y[fit_idx]), (train[val_idx], train_y[val_idx])
-        c, init = select_c(fit, val, num_classes, c_grid, refine_steps, max_iter)
-    clf = fit_logistic_regression(train, train_y, num_classes, c, max_iter=max_iter, init=init)
+    searched = len(c_grid) > 1
+    fits = 1 + (len(c_grid) + refine_steps if searched else 0)  # the search, then the final fit
+    with ProgressReporter(fits, "linear probe", unit="fit", enabled=progress) as report:
+        if not searched:
+            c, init = float(c_grid[0]), None
+        else:
+            fit_idx, val_idx = stratified_split(train_y, val_fraction, seed)
+            if val_idx.numel() == 0:
+                raise ValueError("val_fraction leaves no held-out rows to choose C; add training data")
+            fit, val = (train[fit_idx], train_y[fit_idx]), (train[val_idx], train_y[val_idx])
+            c, init = select_c(fit, val, num_classes, c_grid, refine_steps, max_iter,
+                               on_fit=lambda value: report.advance(1, f"C={value:.3g}"))
+        clf = fit_logistic_regression(train, train_y, num_classes, c, max_iter=max_iter, init=init)
+        report.update(fits, f"C={c:.3g}")
     logits = clf.logits(test)
     return {
         "linear_top1": percent(topk_correct(logits, test_y, 1)),

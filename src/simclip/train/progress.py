@@ -1,42 +1,36 @@
-"""A one-line progress bar: loss, learning rate, images/s and the time left."""
+"""Training progress: loss, learning rate, images/s and the time left — a bar on a terminal, a
+plain line every few seconds in a log (see :mod:`simclip.progress`)."""
 
 from __future__ import annotations
 
-import sys
+from typing import TextIO
 
-from tqdm import tqdm
+from simclip.progress import PLAIN_INTERVAL, ProgressReporter, format_seconds
 
 
 class Progress:
-    """tqdm over steps; with a time budget the bar and ETA follow the budget instead."""
+    """Progress over steps; with a time budget the position and ETA follow the budget instead."""
 
     def __init__(self, total_steps: int, time_budget: float | None, enabled: bool = True,
-                 start_step: int = 0, start_elapsed: float = 0.0) -> None:
+                 start_step: int = 0, start_elapsed: float = 0.0, stream: TextIO | None = None,
+                 interval: float = PLAIN_INTERVAL) -> None:
         self.budget = time_budget
         self.total = total_steps
-        self.bar = None
-        if enabled:
-            self.bar = tqdm(total=int(time_budget) if time_budget else total_steps,
-                            initial=int(start_elapsed) if time_budget else start_step,
-                            unit="s" if time_budget else "step", file=sys.stderr, dynamic_ncols=True,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+        self.reporter = ProgressReporter(int(time_budget) if time_budget else total_steps, "train",
+                                         unit="s" if time_budget else "step",
+                                         initial=int(start_elapsed) if time_budget else start_step,
+                                         interval=interval, stream=stream, enabled=enabled)
 
     def update(self, step: int, elapsed: float, loss: float, lr: float, ips: float) -> None:
-        if self.bar is None:
+        if not self.reporter.enabled:
             return
         per_step = elapsed / max(step, 1)
         left = min(self.budget - elapsed if self.budget else float("inf"),
                    (self.total - step) * per_step)
-        self.bar.n = min(int(elapsed), int(self.budget)) if self.budget else step
-        self.bar.set_postfix_str(f"loss={loss:.4f} lr={lr:.3g} img/s={ips:.0f} eta={_fmt(left)}",
-                                 refresh=False)
-        self.bar.refresh()
+        position = min(int(elapsed), int(self.budget)) if self.budget else step
+        at_step = f"step={step} " if self.budget else ""
+        self.reporter.update(position, f"{at_step}loss={loss:.4f} lr={lr:.3g} img/s={ips:.0f} "
+                                       f"eta={format_seconds(left)}")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _fmt(seconds: float) -> str:
-    seconds = max(int(seconds), 0)
-    return f"{seconds // 60:d}:{seconds % 60:02d}"
+        self.reporter.close()
