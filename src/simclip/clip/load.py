@@ -1,7 +1,8 @@
 """``load``: a CLIP checkpoint (OpenAI, OpenCLIP or simclip) -> ``(model, preprocess)``, exactly.
 
 The architecture comes from the tensor shapes; the activation, which shapes cannot show, from the
-caller, the file itself, or an OpenCLIP config next to it, in that order. Building GELU for weights
+caller, the file itself, or an OpenCLIP config next to it, in that order. A simclip training run
+(its folder, or any weights file in it) says both in its ``config.json``. Building GELU for weights
 trained with QuickGELU shifts every feature (OpenCLIP issue #771), so an undecidable case warns.
 """
 
@@ -20,6 +21,7 @@ from simclip.clip.convert import to_simclip_layout
 from simclip.clip.infer import infer_config
 from simclip.clip.model import CLIP
 from simclip.clip.preprocess import ImagePreprocess
+from simclip.clip.run_files import find_run_files
 
 # OpenCLIP settings that change the computation without changing parameter names, with the value
 # this implementation computes; any other value is refused rather than silently ignored.
@@ -46,8 +48,11 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
 
     Args:
         source: a checkpoint file (OpenAI TorchScript ``.pt``, ``torch.save`` ``.pt``/``.bin``,
-            ``.safetensors``), a state dict in memory, ``"hf-hub:org/name"``, or with ``pretrained``
-            a model name such as ``"ViT-B-32"``.
+            ``.safetensors``), a state dict in memory, ``"hf-hub:org/name"``, with ``pretrained``
+            a model name such as ``"ViT-B-32"``, or a ``simclip clip train`` run: its folder (the
+            newest checkpoint) or any weights file in it. A run's ``config.json`` gives the
+            architecture; a vocabulary it learned (``tokenizer.json``) is attached for
+            :func:`get_tokenizer`.
         pretrained: a tag of :func:`list_pretrained` (``"openai"``, ``"laion2b_s34b_b79k"``, ...):
             downloads (once, into ``cache_dir``) the released weights of ``source``.
         quick_gelu: force the activation; by default the file (OpenAI archives: QuickGELU) or an
@@ -64,7 +69,10 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
         from simclip.clip.pretrained import download_pretrained
 
         source, hint = download_pretrained(source, pretrained, cache_dir=cache_dir)
-    raw = read_checkpoint(source)
+    run = find_run_files(Path(source)) if isinstance(source, (str, Path)) else None
+    raw = read_checkpoint(run.weights if run is not None else source)
+    if run is not None and config is None and raw.clip_config is None:
+        config = run.config  # a training checkpoint holds weights only: its run knows the rest
     state = to_simclip_layout(raw.state_dict)
     _check_open_clip_config((raw.open_clip_config or {}).get("model_cfg", {}), raw.origin)
     config = _resolve_config(raw, state, config, quick_gelu, hint)
@@ -73,6 +81,10 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
     model = model.to_empty(device="cpu")
     load_state_dict_exact(model, state, raw.origin)
     model = model.to(device).eval()
+    if run is not None and run.tokenizer is not None:
+        from simclip.text import load_bpe_tokenizer
+
+        model.run_tokenizer = load_bpe_tokenizer(run.tokenizer, context_length=config.text.context_length)
     return model, ImagePreprocess(model.preprocess_cfg)
 
 
