@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 
 from simclip.augment import create_policy
-from simclip.clip import CLIP, create_model, preprocess_tensor, save
+from simclip.clip import CLIP, create_model, get_tokenizer, preprocess_tensor, save
 from simclip.clip.config import CLIPConfig
 from simclip.data import load_caption_dataset
 from simclip.eval import (extract_features, extract_text_features, get_templates, retrieval_recall,
@@ -65,19 +65,8 @@ def build_model(model_cfg: dict[str, Any]) -> CLIP:
 
 
 def tokenizer_for(model: CLIP) -> Callable[[list[str]], torch.Tensor]:
-    """The tokenizer that matches the model's text tower, padding to its context length: a run's
-    own BPE vocabulary, a pretrained tower's own tokenizer, or CLIP's."""
-    learned = getattr(model, "run_tokenizer", None)
-    if learned is not None:
-        return lambda texts: learned(list(texts), context_length=model.config.text.context_length)
-    own = getattr(model.text, "tokenize", None)
-    if own is not None:
-        return own
-    from simclip.text import Tokenizer
-
-    tok = Tokenizer()
-    length = model.config.text.context_length
-    return lambda texts: tok(list(texts), context_length=length, truncate="end")
+    """The tokenizer that matches the model's text tower: :func:`simclip.clip.get_tokenizer`."""
+    return get_tokenizer(model)
 
 
 def build_clip(cfg: TrainConfig, dataset) -> tuple[CLIP, CLIPObjective]:
