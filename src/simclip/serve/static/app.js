@@ -119,11 +119,20 @@ $("classify-form").addEventListener("submit", (event) => {
   });
 });
 
+// How the header names the model: its name, or its checkpoint's file name where the name is only
+// that file's stem (a run's model.safetensors is "model") — never "model model".
+function modelLabel(model) {
+  const name = model.model || "";
+  const file = model.checkpoint || "";
+  const shown = file && file.replace(/\.[^.]*$/, "") === name ? file : name;
+  return /^model\b/i.test(shown) ? shown : `model ${shown}`;
+}
+
 async function loadInfo() {
   try {
     const info = await callApi("/api/info");
     const index = info.index;
-    $("info").textContent = `${index.count.toLocaleString()} images · model ${info.model.model} · ` +
+    $("info").textContent = `${index.count.toLocaleString()} images · ${modelLabel(info.model)} · ` +
       `${index.dim}-d embeddings · ${index.vector_index.kind} search`;
   } catch (err) {
     $("info").textContent = `could not load index info: ${err.message}`;
