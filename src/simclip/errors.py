@@ -17,7 +17,17 @@ class SimclipError(Exception):
 
 
 class UsageError(SimclipError, ValueError):
-    """A command-line flag, or a combination of flags, that cannot work; the message names it."""
+    """An argument — a command-line flag, or the function argument a flag maps to — or a
+    combination of them that cannot work; the message names it."""
 
 
-__all__ = ["SimclipError", "UsageError"]
+class UnknownNameError(SimclipError, ValueError):
+    """A name that nothing is registered under (an encoder, a policy, a model, a template set);
+    the message lists the valid names."""
+
+
+class MissingDependencyError(SimclipError, ImportError):
+    """An optional dependency that is not installed; the message says what to install."""
+
+
+__all__ = ["MissingDependencyError", "SimclipError", "UnknownNameError", "UsageError"]

@@ -19,6 +19,7 @@ from simclip.augment.filters import GaussianBlur
 from simclip.augment.geometric import RandomHorizontalFlip, RandomResizedCrop, RandomRotation
 from simclip.augment.jitter import ColorJitter, RandomGrayscale
 from simclip.augment.sampling import check_probability, check_range
+from simclip.errors import UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,12 @@ def policy_config(name: str, **overrides: Any) -> PolicyConfig:
     """The :class:`PolicyConfig` of a named policy, with fields replaced by ``overrides``.
 
     Raises:
-        ValueError: unknown ``name`` (the message lists the valid ones).
+        simclip.errors.UnknownNameError: unknown ``name`` (a ``ValueError``; the message lists the
+            valid ones).
         TypeError: an override that is not a field of :class:`PolicyConfig`.
     """
     if name not in _POLICIES:
-        raise ValueError(f"unknown augmentation policy {name!r}; valid names: {', '.join(list_policies())}")
+        raise UnknownNameError(f"unknown augmentation policy {name!r}; valid names: {', '.join(list_policies())}")
     fields = {f.name for f in dataclasses.fields(PolicyConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:

@@ -1,6 +1,9 @@
 """``simclip`` command line: ``main(argv) -> exit code``. Each sub-command lives in a module with
-``register(subparsers)``; user mistakes end in one clear line on stderr and exit code 2.
+``register(subparsers)``; user mistakes end in one clear line on stderr and exit code 2, bugs in a
+traceback and exit code 1 (``cli/errors.py``).
 
+Registering a command imports no torch and none of its heavy dependencies: they are imported by
+the function that runs it, so ``simclip --help`` and ``simclip --version`` answer at once.
 Commands whose dependencies are optional extras (the service, video, export) are still listed when
 the extra is missing; running one then says which extra to install.
 """
@@ -13,16 +16,18 @@ import sys
 from typing import Sequence
 
 from simclip import __version__
-from simclip.cli import augment, clip, data, demo, evaluate, retrieve, simclr, zeroshot
-from simclip.cli.errors import USER_ERRORS, format_error
+from simclip.cli.errors import clean_warnings, report_error
+from simclip.errors import MissingDependencyError
 
-COMMANDS = (simclr, clip, evaluate, zeroshot, retrieve, augment, data, demo)
+COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.evaluate", "simclip.cli.zeroshot",
+            "simclip.cli.retrieve", "simclip.cli.augment", "simclip.cli.data", "simclip.cli.demo")
 # (module, extra that provides its dependencies, command names it registers)
 OPTIONAL = (("simclip.serve.commands", "serve", ("index", "serve")),
             ("simclip.attacks.commands", "all", ("attack",)),
             ("simclip.video.commands", "video", ("video",)),
             ("simclip.export.commands", "export", ("export",)),
             ("simclip.plots.commands", "all", ("plot",)))
+DEBUG_FLAG = "--debug"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,9 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
                "cifar100:PATH | folder:PATH | shapes | captions:FILE | wds:SHARDS. "
                "Run 'simclip COMMAND --help' for details.")
     parser.add_argument("--version", action="version", version=f"simclip {__version__}")
+    parser.add_argument(DEBUG_FLAG, action="store_true",
+                        help="show the traceback of every error, and warnings with their source "
+                             "line (allowed anywhere on the command line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
     for name, extra, commands in OPTIONAL:
         try:
             importlib.import_module(name).register(sub)
@@ -49,26 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _missing(extra: str, err: ImportError):
     def run(args: argparse.Namespace) -> int:
-        raise ModuleNotFoundError(f"'simclip {args.command}' needs the '{extra}' extra ({err.name or err} "
-                                  f"is not installed): pip install 'simclip[{extra}]'")
+        raise MissingDependencyError(f"'simclip {args.command}' needs the '{extra}' extra ({err.name or err} "
+                                     f"is not installed): pip install 'simclip[{extra}]'")
     return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv
+    argv = [a for a in argv if a != DEBUG_FLAG]  # accepted after the command too
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("simclip: interrupted", file=sys.stderr)
-        return 130
-    except USER_ERRORS as err:
-        print(f"simclip: error: {format_error(err)}", file=sys.stderr)
-        return 2
+    with clean_warnings(debug):
+        try:
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            print("simclip: interrupted", file=sys.stderr)
+            return 130
+        except Exception as err:
+            return report_error(err, debug)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 
 from simclip.clip.config import CLIPConfig
 from simclip.clip.model import CLIP
+from simclip.errors import UnknownNameError
 
 
 def _config_files() -> dict[str, Any]:
@@ -24,7 +25,7 @@ def get_model_config(name: str) -> CLIPConfig:
     """The :class:`CLIPConfig` of the named architecture."""
     files = _config_files()
     if name not in files:
-        raise ValueError(f"unknown CLIP model {name!r}; choose one of: {', '.join(sorted(files))}")
+        raise UnknownNameError(f"unknown CLIP model {name!r}; choose one of: {', '.join(sorted(files))}")
     data = json.loads(files[name].read_text(encoding="utf-8"))
     data.pop("_comment", None)  # the file's explanation of its numbers
     return CLIPConfig.from_dict(data)

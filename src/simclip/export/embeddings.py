@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from simclip.clip.preprocess import preprocess_tensor
+from simclip.errors import MissingDependencyError, UsageError
 from simclip.eval import extract_features
 
 FORMATS = (".npy", ".parquet")
@@ -64,7 +65,7 @@ def export_embeddings(model: torch.nn.Module, dataset_or_images: Any, out_path: 
     """
     out_path = Path(out_path)
     if out_path.suffix not in FORMATS:
-        raise ValueError(f"out_path must end in one of {FORMATS}, got {str(out_path)!r}")
+        raise UsageError(f"out_path must end in one of {FORMATS}, got {str(out_path)!r}")
     images, labels, classes = _images_and_labels(dataset_or_images)
     ids = _check_ids(ids, images.shape[0] if images.ndim == 4 else -1)
     cfg = model.preprocess_cfg
@@ -85,7 +86,7 @@ def _write_parquet(path: Path, features: np.ndarray, ids: list[str], labels: Ten
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as err:
-        raise ImportError("writing .parquet needs pyarrow: pip install pyarrow") from err
+        raise MissingDependencyError("writing .parquet needs pyarrow: pip install pyarrow") from err
     dim = features.shape[1]
     flat = pa.array(features.reshape(-1), pa.float32())
     columns = {"id": pa.array(ids, pa.string()), "embedding": pa.FixedSizeListArray.from_arrays(flat, dim)}
@@ -113,4 +114,4 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
         column = table.column("embedding").combine_chunks()
         vectors = column.values.to_numpy().reshape(len(table), column.type.list_size)
         return table.column("id").to_pylist(), vectors.astype(np.float32, copy=False)
-    raise ValueError(f"path must end in one of {FORMATS}, got {str(path)!r}")
+    raise UsageError(f"path must end in one of {FORMATS}, got {str(path)!r}")

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from simclip.errors import MissingDependencyError, UsageError
+
 DEFAULT_OPSET = 17
 ATOL = 1e-4
 
@@ -67,7 +69,7 @@ def _require(module: str):
     try:
         return __import__(module)
     except ImportError as err:
-        raise ImportError(f"ONNX export needs the '{module}' package: pip install onnx onnxruntime") from err
+        raise MissingDependencyError(f"ONNX export needs the '{module}' package: pip install onnx onnxruntime") from err
 
 
 def _export_one(tower: nn.Module, example: Tensor, name: str, path: Path, opset: int, props: dict) -> None:
@@ -95,7 +97,7 @@ def export_onnx(model: nn.Module, out_dir: str | Path, *, opset: int = DEFAULT_O
     on new inputs of another batch size must equal PyTorch's within ``atol`` (else ``RuntimeError``).
     """
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < 17:
-        raise ValueError(f"opset must be an int >= 17, got {opset!r}")
+        raise UsageError(f"opset must be an int >= 17, got {opset!r}")
     if not hasattr(model, "config") or not hasattr(model, "encode_text"):
         raise TypeError(f"model must be a simclip CLIP model, got {type(model).__name__}")
     out_dir = Path(out_dir)

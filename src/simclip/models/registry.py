@@ -9,6 +9,8 @@ from typing import Callable
 
 from torch import nn
 
+from simclip.errors import UnknownNameError
+
 _ENCODERS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -36,7 +38,7 @@ def create_encoder(name: str, in_channels: int = 3, **cfg) -> nn.Module:
     ``image_size`` and ``patch_size`` for ViTs). The result maps ``[B, C, H, W] -> [B, num_features]``.
     """
     if name not in _ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(list_encoders())}")
+        raise UnknownNameError(f"unknown encoder {name!r}; choose one of: {', '.join(list_encoders())}")
     if not isinstance(in_channels, int) or in_channels < 1:
         raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}")
     try:

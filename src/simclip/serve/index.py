@@ -40,6 +40,11 @@ class IndexMismatchError(SimclipError, ValueError):
     """The index was built with other model weights than the embedder that would query it."""
 
 
+class IndexBuildError(SimclipError, ValueError):
+    """An index that cannot be built or opened as asked: its folder already holds one, there are no
+    readable images, or the files are of another format version or inconsistent."""
+
+
 def _check_identity(meta: dict[str, Any], identity: dict[str, Any], index_dir: Path) -> None:
     if not same_identity(meta["identity"], identity):
         raise IndexMismatchError(
@@ -56,7 +61,7 @@ def _read_meta(index_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{str(index_dir)!r} is not an image index (no {FILES['meta']})")
     meta = json.loads(path.read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(f"index {str(index_dir)!r} has format {meta.get('format')!r}; this version of "
+        raise IndexBuildError(f"index {str(index_dir)!r} has format {meta.get('format')!r}; this version of "
                          f"simclip reads format {FORMAT_VERSION}")
     return meta
 
@@ -116,14 +121,14 @@ def build_index(embedder: Embedder, images_dir: str | Path, out_dir: str | Path,
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     choose_kind(1 << 30, kind)  # validates the name before any work
     if (out / FILES["meta"]).exists() and not overwrite:
-        raise ValueError(f"{str(out)!r} already holds an index; add to it with add_to_index or "
+        raise IndexBuildError(f"{str(out)!r} already holds an index; add to it with add_to_index or "
                          f"pass overwrite=True to rebuild it")
     ids = find_images(root)
     if not ids:
-        raise ValueError(f"no image files under {str(root)!r}")
+        raise IndexBuildError(f"no image files under {str(root)!r}")
     vectors, kept, bad = _embed_files(embedder, root, ids, batch_size, progress)
     if not kept:
-        raise ValueError(f"none of the {len(ids)} image files under {str(root)!r} could be read")
+        raise IndexBuildError(f"none of the {len(ids)} image files under {str(root)!r} could be read")
     index, params = build_vector_index(vectors, kind)
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     meta = {"format": FORMAT_VERSION, "identity": dict(embedder.identity), "image_root": str(root),
@@ -193,7 +198,7 @@ class ImageIndex:
         self.root = Path(self.meta["image_root"])
         self._index = faiss.read_index(str(self.path / FILES["faiss"]))
         if self._index.ntotal != len(self.ids):
-            raise ValueError(f"index {str(self.path)!r} is inconsistent: {self._index.ntotal} vectors "
+            raise IndexBuildError(f"index {str(self.path)!r} is inconsistent: {self._index.ntotal} vectors "
                              f"but {len(self.ids)} ids")
         set_search_param(self._index, self.meta["vector_index"].get("search_param"))
 

@@ -33,6 +33,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from simclip.errors import UsageError
+
 log = logging.getLogger(__name__)
 EXACT_MAX_VECTORS = 20_000
 KINDS = ("auto", "flat", "ivf", "hnsw")
@@ -53,7 +55,7 @@ def choose_kind(n: int, kind: str = "auto") -> str:
     if kind == "auto":
         return "flat" if n <= EXACT_MAX_VECTORS else "ivf"
     if kind == "ivf" and n < 2 * MIN_POINTS_PER_CELL:
-        raise ValueError(f"an IVF index needs at least {2 * MIN_POINTS_PER_CELL} vectors, got {n}")
+        raise UsageError(f"an IVF index needs at least {2 * MIN_POINTS_PER_CELL} vectors, got {n}")
     return kind
 
 

@@ -14,7 +14,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from simclip.errors import SimclipError, UsageError
+
 STRATEGIES = ("uniform", "random")
+
+
+class VideoDecodeError(SimclipError, ValueError):
+    """A video file without a readable video stream or decodable frames; the message names it."""
 
 
 def frame_indices(total: int, num_frames: int, strategy: str = "uniform",
@@ -23,11 +29,11 @@ def frame_indices(total: int, num_frames: int, strategy: str = "uniform",
     ``[i * total / T, (i + 1) * total / T)``; ``"uniform"`` takes its middle frame, ``"random"`` a
     uniformly drawn one."""
     if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
-        raise ValueError(f"num_frames must be a positive int, got {num_frames!r}")
+        raise UsageError(f"num_frames must be a positive int, got {num_frames!r}")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     if total < 1:
-        raise ValueError(f"cannot sample frames from a video of {total} frames")
+        raise VideoDecodeError(f"cannot sample frames from a video of {total} frames")
     starts = [i * total / num_frames for i in range(num_frames)]
     if strategy == "uniform":
         return [int(s + total / (2 * num_frames)) for s in starts]
@@ -44,7 +50,7 @@ def _decode(path: Path, wanted: set[int] | None) -> tuple[dict[int, np.ndarray],
     count = 0
     with av.open(str(path)) as container:
         if not container.streams.video:
-            raise ValueError(f"video {str(path)!r} has no video stream")
+            raise VideoDecodeError(f"video {str(path)!r} has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for count, frame in enumerate(container.decode(stream), start=1):
@@ -58,7 +64,7 @@ def _declared_frames(path: Path) -> int:
 
     with av.open(str(path)) as container:
         if not container.streams.video:
-            raise ValueError(f"video {str(path)!r} has no video stream")
+            raise VideoDecodeError(f"video {str(path)!r} has no video stream")
         return int(container.streams.video[0].frames or 0)
 
 
@@ -80,15 +86,15 @@ def sample_frames(path: str | Path, num_frames: int = 8, strategy: str = "unifor
     try:
         total = _declared_frames(path) or _decode(path, None)[1]
         if total == 0:
-            raise ValueError(f"video {str(path)!r} has no decodable frames")
+            raise VideoDecodeError(f"video {str(path)!r} has no decodable frames")
         indices = frame_indices(total, num_frames, strategy, generator)
         kept, decoded = _decode(path, set(indices))
         if 0 < decoded < total:  # the container over-declared its frames: sample the real ones
             indices = frame_indices(decoded, num_frames, strategy, generator)
             kept, decoded = _decode(path, set(indices))
     except av.FFmpegError as err:
-        raise ValueError(f"cannot read video {str(path)!r}: {err}") from err
+        raise VideoDecodeError(f"cannot read video {str(path)!r}: {err}") from err
     if decoded == 0:
-        raise ValueError(f"video {str(path)!r} has no decodable frames")
+        raise VideoDecodeError(f"video {str(path)!r} has no decodable frames")
     frames = np.stack([kept[i] for i in indices])
     return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()

@@ -17,8 +17,10 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from simclip.errors import UsageError
 from simclip.serve.embedder import state_dict_sha256, unit_rows
-from simclip.serve.index import FILES, FORMAT_VERSION, ImageIndex, write_index_files, index_info
+from simclip.serve.index import (FILES, FORMAT_VERSION, ImageIndex, IndexBuildError, IndexMismatchError,
+                                 index_info, write_index_files)
 from simclip.serve.vector_index import build_vector_index, choose_kind
 from simclip.video.embed import embed_video
 from simclip.video.frames import frame_indices, sample_frames
@@ -80,13 +82,13 @@ def build_video_index(model: torch.nn.Module, preprocess: Callable[[Image.Image]
     frame_indices(1, num_frames, strategy)  # validates before any work
     choose_kind(1 << 30, kind)
     if (out / FILES["meta"]).exists() and not overwrite:
-        raise ValueError(f"{str(out)!r} already holds an index; pass overwrite=True to rebuild it")
+        raise IndexBuildError(f"{str(out)!r} already holds an index; pass overwrite=True to rebuild it")
     ids = find_videos(root)
     if not ids:
-        raise ValueError(f"no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) under {str(root)!r}")
+        raise IndexBuildError(f"no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) under {str(root)!r}")
     vectors, kept, bad = _embed_all(model, preprocess, root, ids, num_frames, strategy, progress)
     if not kept:
-        raise ValueError(f"none of the {len(ids)} video files under {str(root)!r} could be read")
+        raise IndexBuildError(f"none of the {len(ids)} video files under {str(root)!r} could be read")
     index, params = build_vector_index(vectors, kind)
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     meta = {"format": FORMAT_VERSION, "identity": dict(identity or model_identity(model)),
@@ -108,10 +110,10 @@ def search_videos(index_dir: str | Path, model: torch.nn.Module, tokenizer: Call
     :class:`simclip.serve.IndexMismatchError`; without it only the embedding size must agree.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"text must be a non-empty str, got {text!r}")
+        raise UsageError(f"text must be a non-empty str, got {text!r}")
     index = ImageIndex(index_dir, identity)
     if index.dim != model.embed_dim:
-        raise ValueError(f"index {str(index_dir)!r} holds {index.dim}-d embeddings but the model gives "
+        raise IndexMismatchError(f"index {str(index_dir)!r} holds {index.dim}-d embeddings but the model gives "
                          f"{model.embed_dim}-d ones: search with the model that built it")
     query = model.encode_text(tokenizer([text]).to(device), normalize=True).float().cpu().numpy()
     scores, ids = index.search(unit_rows(query), k)

@@ -27,10 +27,15 @@ from simclip.data.shards.index import INDEX_NAME, ShardIndex, write_index
 from simclip.data.shards.tar_samples import CAPTION_FIELD, LABEL_FIELD, add_member
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.spec import check_split, parse_spec
+from simclip.errors import SimclipError, UsageError
 
 SHARD_NAME = re.compile(r"^\d{6}\.tar$")
 _CAPTION_KINDS = ("captions", "shapes")  # sources whose captions are written text, not templates
 _STATS_IMAGES = 10_000
+
+
+class ShardsExistError(SimclipError, FileExistsError):
+    """The output folder already holds shards, and ``overwrite`` was not given."""
 
 
 def write_shards(spec: str, out_dir: str | os.PathLike, shard_size: int = 10_000,
@@ -53,7 +58,7 @@ def write_shards(spec: str, out_dir: str | os.PathLike, shard_size: int = 10_000
         The shard paths, in order.
     """
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive int, got {shard_size!r}")
+        raise UsageError(f"shard_size must be a positive int, got {shard_size!r}")
     if captions is not None and not isinstance(captions, bool):
         raise TypeError(f"captions must be a bool or None, got {type(captions).__name__}")
     check_split(split)
@@ -62,7 +67,7 @@ def write_shards(spec: str, out_dir: str | os.PathLike, shard_size: int = 10_000
         raise NotADirectoryError(f"out_dir {str(out)!r} is a file, not a folder")
     stale = _existing_shards(out)
     if stale and not overwrite:
-        raise FileExistsError(f"out_dir {str(out)!r} already holds shards or {INDEX_NAME}; "
+        raise ShardsExistError(f"out_dir {str(out)!r} already holds shards or {INDEX_NAME}; "
                               "pass overwrite=True (--overwrite) to replace them")
     dataset = _load_source(spec, split, captions)
     out.mkdir(parents=True, exist_ok=True)
