@@ -10,10 +10,7 @@ import argparse
 import json
 import math
 
-import torch
-
-from simclip.attacks.figure import attack_figure, attack_rankings
-from simclip.attacks.typographic import typographic_attack_eval
+from simclip.errors import UsageError
 
 
 def _colour(text: str) -> tuple[int, int, int]:
@@ -40,15 +37,24 @@ def _templates(args: argparse.Namespace, dataset: str | None) -> list[str]:
     return resolve_templates(args.templates, dataset)
 
 
-def _one_image(args: argparse.Namespace, model, tokenize) -> int:
-    from simclip.augment import load_image
+def _image_classes(args: argparse.Namespace) -> list[str]:
+    """The labels of ``--classes``, checked against ``--write`` and ``--true``."""
+    from simclip.cli.zeroshot import parse_classes
 
     if not args.classes or not args.write:
-        raise ValueError("--image needs --classes \"apple,ipod,...\" and --write LABEL")
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+        raise UsageError("--image needs --classes \"apple,ipod,...\" and --write LABEL")
+    classes = parse_classes(args.classes)
     for flag, label in (("--write", args.write), ("--true", args.true)):
         if label is not None and label not in classes:
-            raise ValueError(f"{flag} {label!r} is not one of --classes")
+            raise UsageError(f"{flag} {label!r} is not one of --classes")
+    return classes
+
+
+def _one_image(args: argparse.Namespace, model, tokenize) -> int:
+    from simclip.attacks.figure import attack_figure, attack_rankings
+    from simclip.augment import load_image
+
+    classes = _image_classes(args)
     image = load_image(args.image)
     templates = _templates(args, None)
     clean, attacked, _ = attack_rankings(model, tokenize, image, classes, args.write, templates, 5,
@@ -70,16 +76,18 @@ def _one_image(args: argparse.Namespace, model, tokenize) -> int:
 
 
 def _dataset(args: argparse.Namespace, model, tokenize) -> int:
+    from simclip.attacks.figure import attack_figure
+    from simclip.attacks.typographic import typographic_attack_eval
     from simclip.data import load_dataset
 
     data = load_dataset(args.data, split=args.split)
     if data.labels is None:
-        raise ValueError(f"--data {args.data} has no labels")
+        raise UsageError(f"--data {args.data} has no labels")
     images, labels = data.images, data.labels
     attack: str | list[str] = "random-other"
     if args.write is not None:
         if args.write not in data.classes:
-            raise ValueError(f"--write {args.write!r} is not a class of {args.data}: "
+            raise UsageError(f"--write {args.write!r} is not a class of {args.data}: "
                              f"{', '.join(data.classes)}")
         keep = labels != data.classes.index(args.write)  # a label cannot attack its own class
         images, labels = images[keep], labels[keep]
@@ -101,16 +109,27 @@ def _dataset(args: argparse.Namespace, model, tokenize) -> int:
         return 0
     print(f"typographic attack on {args.data} ({args.split}, {int(metrics['num_images'])} images)")
     for key, value in metrics.items():
-        print(f"  {key:<22} {'n/a' if math.isnan(value) else f'{value:.2f}'}")
+        print(f"  {key:<22} {format_metric(key, value)}")
     return 0
 
 
+def format_metric(key: str, value: float) -> str:
+    """``n/a`` for NaN, a count (``num_*``) as an integer, a percentage with 2 decimals."""
+    if math.isnan(value):
+        return "n/a"
+    return str(round(value)) if key.startswith("num_") else f"{value:.2f}"
+
+
 def cli_attack(args: argparse.Namespace) -> int:
+    import torch
+
     from simclip.recipes import load_clip_model
     from simclip.recipes.clip import tokenizer_for
 
     if (args.image is None) == (args.data is None):
-        raise ValueError("give exactly one of --image FILE or --data SPEC")
+        raise UsageError("give exactly one of --image FILE or --data SPEC")
+    if args.image:  # flag mistakes before the model loads
+        _image_classes(args)
     model = load_clip_model(args.run, args.checkpoint, args.device)
     with torch.inference_mode():
         if args.image:
@@ -128,7 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "attack success rate. One image (--image): top-5 before and after.")
     add_model_arguments(p)
     p.add_argument("--data", help="a labelled dataset spec")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", choices=("train", "test"), help="which split of --data (test)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--image", help="one image file (needs --classes and --write)")
     p.add_argument("--classes", help='comma-separated labels for --image, e.g. "apple,ipod,pear"')
@@ -140,11 +159,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--data: also write this non-class text (e.g. qwerty) and report control_top1, "
                         "the accuracy lost to covering pixels alone")
     p.add_argument("--size", type=float, default=None, help="text height as a fraction of the image side")
-    p.add_argument("--position", default="center", choices=["center", "bottom"])
+    p.add_argument("--position", default="center", choices=["center", "bottom"],
+                   help="where the text goes on the image (center)")
     p.add_argument("--color", type=_colour, default=(255, 255, 255),
                    help="text colour, R,G,B (default white)")
     p.add_argument("--background", type=_colour, default=None, help="fill a box behind the text, R,G,B")
-    p.add_argument("--opacity", type=float, default=1.0)
+    p.add_argument("--opacity", type=float, default=1.0, help="opacity of the written text, 0..1 (1)")
     p.add_argument("--figure", help="write the before/after PNG here")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cli_attack)

@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simclip.clip import preprocess_tensor
-from simclip.data import load_dataset
-from simclip.eval import evaluate_classification
-from simclip.recipes import load_clip_run, load_simclr_run
-from simclip.train.config import read_run_config
+from simclip.errors import UsageError
 
 PROTOCOLS = ("linear", "knn")
 
@@ -24,11 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="run folder of 'simclip simclr train' or 'simclip clip train'")
     p.add_argument("--protocol", default="linear,knn", help="comma-separated: linear,knn")
     p.add_argument("--data", default=None, help="dataset spec (default: the run's training data)")
-    p.add_argument("--knn-k", type=int, default=200)
-    p.add_argument("--knn-temperature", type=float, default=0.07)
+    p.add_argument("--knn-k", type=int, default=200, help="knn: neighbours that vote (200)")
+    p.add_argument("--knn-temperature", type=float, default=0.07,
+                   help="knn: temperature of the votes exp(similarity / T) (0.07)")
     p.add_argument("--random-init", action="store_true",
                    help="evaluate the same architecture at its random initialization")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (cpu)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run)
 
@@ -37,7 +34,7 @@ def parse_protocols(text: str) -> tuple[str, ...]:
     protocols = tuple(p.strip() for p in text.split(",") if p.strip())
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
-        raise ValueError(f"--protocol: unknown {', '.join(bad) or '(empty)'}; choose from "
+        raise UsageError(f"--protocol: unknown {', '.join(bad) or '(empty)'}; choose from "
                          f"{', '.join(PROTOCOLS)}")
     return protocols
 
@@ -45,9 +42,13 @@ def parse_protocols(text: str) -> tuple[str, ...]:
 def _encoder(args: argparse.Namespace):
     """``(encode, transform, default data spec)`` of a SimCLR run's encoder f or a CLIP run's image
     tower (whose inputs go through the model's own preprocessing)."""
+    from simclip.clip import preprocess_tensor
+    from simclip.recipes import load_clip_run, load_simclr_run
+    from simclip.train.config import read_run_config
+
     if read_run_config(args.run).method == "clip":
         if args.random_init:
-            raise ValueError("--random-init is for SimCLR runs")
+            raise UsageError("--random-init is for SimCLR runs")
         model, cfg = load_clip_run(args.run, device=args.device)
         return model.encode_image, lambda x: preprocess_tensor(x, model.preprocess_cfg), cfg.data
     model, cfg = load_simclr_run(args.run, device=args.device, random_init=args.random_init)
@@ -55,6 +56,9 @@ def _encoder(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from simclip.data import load_dataset
+    from simclip.eval import evaluate_classification
+
     protocols = parse_protocols(args.protocol)
     encode, transform, default_spec = _encoder(args)
     spec = args.data or default_spec

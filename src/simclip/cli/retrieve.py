@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
-from simclip.cli.evaluate import format_table
 from simclip.cli.zeroshot import add_model_arguments
-from simclip.clip import preprocess_tensor
-from simclip.data import load_caption_dataset
-from simclip.eval import extract_features, extract_text_features, retrieval_recall
-from simclip.recipes import load_clip_model
-from simclip.recipes.clip import tokenizer_for
+from simclip.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,14 +15,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "is in the top k). With --query, list the best-matching images.")
     add_model_arguments(p)
     p.add_argument("--data", required=True, help="a caption dataset spec (captions:FILE, shapes, ...)")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", choices=("train", "test"),
+                   help="which split of --data to search (test)")
     p.add_argument("--query", default=None, help="a text: print the --top best images for it")
-    p.add_argument("--top", type=int, default=5)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--top", type=int, default=5, help="how many images --query lists (5)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from simclip.clip import preprocess_tensor
+    from simclip.data import load_caption_dataset
+    from simclip.eval import extract_features, extract_text_features
+    from simclip.recipes import load_clip_model
+    from simclip.recipes.clip import tokenizer_for
+
+    if args.query is not None and args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
     model = load_clip_model(args.run, args.checkpoint, args.device)
     tokenize = tokenizer_for(model)
     data = load_caption_dataset(args.data, split=args.split)
@@ -38,18 +40,35 @@ def _run(args: argparse.Namespace) -> int:
                                    transform=lambda x: preprocess_tensor(x, model.preprocess_cfg))
     encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
     if args.query is not None:
-        if args.top < 1:
-            raise ValueError(f"--top must be at least 1, got {args.top}")
         q = extract_text_features(encode_text, tokenize, [args.query], device=args.device)
         scores, idx = (image_feats @ q[0]).topk(min(args.top, len(image_feats)))
-        hits = [{"index": int(i), "score": float(s), "caption": data.captions[int(i)][0]}
-                for s, i in zip(scores, idx)]
+        hits = [_hit(data, int(i), float(s)) for s, i in zip(scores, idx)]
         if args.json:
-            print(json.dumps({"query": args.query, "results": hits}, indent=2))
+            print(json.dumps({"query": args.query, "data": args.data, "split": args.split,
+                              "results": hits}, indent=2))
         else:
+            print(f"{args.query!r} in {args.data} ({args.split} split):")
             for h in hits:
-                print(f"  #{h['index']:<6} {h['score']:.3f}  {h['caption']}")
+                where = f"{h['split']} #{h['index']}" + (f"  {h['file']}" if "file" in h else "")
+                print(f"  {h['score']:.3f}  {where}  {h['caption']}")
         return 0
+    return _recall(args, data, image_feats, encode_text, tokenize)
+
+
+def _hit(data, index: int, score: float) -> dict:
+    """One result of ``--query``: where the image is (split, index, file when known) and its caption."""
+    hit = {"split": data.split, "index": index, "score": score, "caption": data.captions[index][0]}
+    if getattr(data, "files", None):
+        hit["file"] = data.files[index]
+    return hit
+
+
+def _recall(args: argparse.Namespace, data, image_feats, encode_text, tokenize) -> int:
+    import torch
+
+    from simclip.cli.evaluate import format_table
+    from simclip.eval import extract_text_features, retrieval_recall
+
     texts = [c for caps in data.captions for c in caps]
     owner = torch.tensor([i for i, caps in enumerate(data.captions) for _ in caps])
     metrics = retrieval_recall(image_feats, extract_text_features(encode_text, tokenize, texts,

@@ -5,21 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
-from simclip.cli.evaluate import format_table
-from simclip.clip import ImagePreprocess, preprocess_tensor
-from simclip.data import load_dataset
-from simclip.eval import extract_features, get_templates, rank_labels, zero_shot_classifier, zero_shot_eval
-from simclip.recipes import load_clip_model
-from simclip.recipes.clip import tokenizer_for
+from simclip.errors import UsageError
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="a CLIP run folder")
     src.add_argument("--checkpoint", help="a CLIP checkpoint: OpenAI .pt, OpenCLIP or simclip weights")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (cpu)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,14 +26,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--data", help="a labelled dataset spec (its class names are the labels)")
     p.add_argument("--classes", help='comma-separated labels for --image, e.g. "cat,dog,apple"')
     p.add_argument("--true", help="the correct label of --image: print its rank")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", choices=("train", "test"),
+                   help="which split of --data to classify (test)")
     p.add_argument("--templates", default=None,
                    help="template set name (e.g. imagenet, cifar10, mnist) or one template with {}")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run)
 
 
+def parse_classes(text: str | None, flag: str = "--classes") -> list[str]:
+    """The labels of a comma-separated ``text``; an empty list or a repeated label is a
+    :class:`~simclip.errors.UsageError` naming it (two rows for one label would split its votes)."""
+    classes = [c.strip() for c in (text or "").split(",") if c.strip()]
+    if not classes:
+        raise UsageError(f"{flag} needs at least one label, e.g. {flag} \"cat,dog,apple\"")
+    seen: set[str] = set()
+    for label in classes:
+        if label in seen:
+            raise UsageError(f"{flag} lists {label!r} more than once")
+        seen.add(label)
+    return classes
+
+
 def resolve_templates(name: str | None, dataset: str | None) -> list[str]:
+    from simclip.eval import get_templates
+
     if name and "{}" in name:
         return [name]
     if name:
@@ -49,14 +59,27 @@ def resolve_templates(name: str | None, dataset: str | None) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from simclip.augment import load_image
+    from simclip.cli.evaluate import format_table
+    from simclip.clip import preprocess_tensor
+    from simclip.data import load_dataset
+    from simclip.eval import extract_features, zero_shot_classifier, zero_shot_eval
+    from simclip.recipes import load_clip_model
+    from simclip.recipes.clip import tokenizer_for
+
+    if args.image:  # flag mistakes and a bad image before the model loads
+        classes = parse_classes(args.classes)
+        if args.true is not None and args.true not in classes:
+            raise UsageError(f"--true {args.true!r} is not one of --classes")
+        image = load_image(args.image)
     model = load_clip_model(args.run, args.checkpoint, args.device)
     tokenize = tokenizer_for(model)
     encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
     if args.image:
-        return _one_image(args, model, tokenize, encode_text)
+        return _one_image(args, image, classes, model, tokenize, encode_text)
     data = load_dataset(args.data, split=args.split)
     if data.labels is None:
-        raise ValueError(f"--data {args.data} has no labels to classify into")
+        raise UsageError(f"--data {args.data} has no labels to classify into")
     templates = resolve_templates(args.templates, data.name)
     classifier = zero_shot_classifier(encode_text, tokenize, data.classes, templates, args.device)
     feats = extract_features(lambda x: model.encode_image(x, normalize=True), data.images,
@@ -70,15 +93,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_image(args, model, tokenize, encode_text) -> int:
-    from simclip.augment import load_image
+def _one_image(args, image, classes, model, tokenize, encode_text) -> int:
+    import torch
 
-    if not args.classes:
-        raise ValueError("--image needs --classes, e.g. --classes \"cat,dog,apple\"")
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
-    if args.true is not None and args.true not in classes:
-        raise ValueError(f"--true {args.true!r} is not one of --classes")
-    image = load_image(args.image)
+    from simclip.clip import preprocess_tensor
+    from simclip.eval import rank_labels, zero_shot_classifier
+
     pixels = preprocess_tensor(image[None], model.preprocess_cfg)
     with torch.inference_mode():
         feature = model.encode_image(pixels, normalize=True)[0]
@@ -101,4 +121,4 @@ def _one_image(args, model, tokenize, encode_text) -> int:
     return 0
 
 
-__all__ = ["ImagePreprocess", "add_model_arguments", "register", "resolve_templates"]
+__all__ = ["add_model_arguments", "parse_classes", "register", "resolve_templates"]

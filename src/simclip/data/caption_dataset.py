@@ -21,6 +21,7 @@ class CaptionDataset(InMemoryImages):
         split: ``"train"`` or ``"test"``.
         labels: optional int64 ``[N]`` class indices, for zero-shot evaluation.
         classes: class names for ``labels`` (usable in prompts such as "a photo of a {}.").
+        files: the image file of each image, where the images came from files (``captions:FILE``).
     """
 
     images: Tensor
@@ -29,6 +30,7 @@ class CaptionDataset(InMemoryImages):
     split: str
     labels: Tensor | None = None
     classes: list[str] = field(default_factory=list)
+    files: list[str] | None = None
 
     def __post_init__(self) -> None:
         check_images(self.images, "images")
@@ -40,6 +42,9 @@ class CaptionDataset(InMemoryImages):
             if not isinstance(caps, list) or not caps or not all(isinstance(c, str) for c in caps):
                 raise ValueError(f"captions[{i}] must be a non-empty list of str, got {caps!r}")
         self.labels = check_labels(self.labels, len(self.images), self.classes)
+        if self.files is not None and len(self.files) != len(self.images):
+            raise ValueError(f"files must name one file per image ({len(self.images)}), "
+                             f"got {len(self.files)}")
 
 
     def as_image_dataset(self) -> ImageDataset:

@@ -77,7 +77,7 @@ def load_caption_file(path: Path, split: str = "train", image_size: int | None =
             raise CaptionFileError(f"{path} line {line}: {err}") from None
     tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     return CaptionDataset(images=tensor, captions=[caps for _, caps in grouped.values()],
-                          name=f"captions:{path}", split=split)
+                          name=f"captions:{path}", split=split, files=[str(p) for p in grouped])
 
 
 def _read_utf8(path: Path) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from simclip.export.embeddings import export_embeddings
-from simclip.export.onnx import DEFAULT_OPSET, export_onnx
+# simclip.export.onnx.DEFAULT_OPSET, without importing torch and ONNX to register the command
+DEFAULT_OPSET = 17
 
 
 def _model(args: argparse.Namespace):
@@ -20,6 +20,7 @@ def _model(args: argparse.Namespace):
 
 def cli_export_embeddings(args: argparse.Namespace) -> int:
     from simclip.data import load_dataset
+    from simclip.export.embeddings import export_embeddings
 
     data = load_dataset(args.data, split=args.split)
     if args.limit:
@@ -33,6 +34,8 @@ def cli_export_embeddings(args: argparse.Namespace) -> int:
 
 
 def cli_export_onnx(args: argparse.Namespace) -> int:
+    from simclip.export.onnx import export_onnx
+
     image_path, text_path = export_onnx(_model(args), args.out, opset=args.opset, normalize=args.normalize,
                                         check=not args.no_check)
     checked = "" if args.no_check else " (onnxruntime matches PyTorch within 1e-4)"
@@ -51,18 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                              help="image embeddings of a dataset to .npy (+ .ids.json) or .parquet")
     add_model_arguments(emb)
     emb.add_argument("--data", required=True, help="a dataset spec")
-    emb.add_argument("--split", default="test")
+    emb.add_argument("--split", default="test", choices=("train", "test"), help="which split of --data (test)")
     emb.add_argument("--limit", type=int, default=None, help="only the first N images")
     emb.add_argument("--out", required=True, help="FILE.npy or FILE.parquet; ids are SPLIT/INDEX")
     emb.add_argument("--no-normalize", action="store_true", help="keep the raw (not L2-normalised) features")
-    emb.add_argument("--batch-size", type=int, default=256)
+    emb.add_argument("--batch-size", type=int, default=256, help="images per forward pass (256)")
     emb.set_defaults(func=cli_export_embeddings)
 
     onnx = actions.add_parser("onnx",
                               help="image.onnx and text.onnx, dynamic batch, checked with onnxruntime")
     add_model_arguments(onnx)
-    onnx.add_argument("--out", required=True, metavar="DIR")
-    onnx.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    onnx.add_argument("--out", required=True, metavar="DIR", help="folder for image.onnx and text.onnx")
+    onnx.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset, 17 or later ({DEFAULT_OPSET})")
     onnx.add_argument("--normalize", action="store_true", help="L2-normalise inside the graphs")
     onnx.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     onnx.set_defaults(func=cli_export_onnx)

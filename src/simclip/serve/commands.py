@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simclip.errors import UsageError
+
 if TYPE_CHECKING:
     from simclip.serve.embedder import ClipEmbedder
 
@@ -21,8 +23,7 @@ INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")  # simclip.serve.vector_index.KIND
 def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
-    group.add_argument("--run", metavar="RUN",
-                       help="a CLIP training run folder (reserved: not readable yet, use --checkpoint)")
+    group.add_argument("--run", metavar="RUN", help="a CLIP training run folder ('simclip clip train --out')")
     group.add_argument("--model", metavar="NAME",
                        help="an architecture name, randomly initialised (seed 0): for smoke tests only")
     p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
@@ -78,7 +79,7 @@ def cli_serve(args: argparse.Namespace) -> int:
     from simclip.serve.app import serve
 
     if args.max_upload_mb <= 0:
-        raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+        raise UsageError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
     if not Path(args.index).is_dir():
         raise FileNotFoundError(f"index folder {args.index!r} does not exist")
     serve(args.index, embedder_from_args(args), host=args.host, port=args.port,
@@ -102,25 +103,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.set_defaults(func=cli_index_build)
 
     add = actions.add_parser("add", help="add new images (inside the index's image folder) to an index")
-    add.add_argument("--index", required=True, metavar="INDEX")
+    add.add_argument("--index", required=True, metavar="INDEX", help="the index folder to extend")
     add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders to add")
     _add_model_args(add, required=False)
     add.set_defaults(func=cli_index_add)
 
     for p in (build, add):
-        p.add_argument("--batch-size", type=int, default=64)
-        p.add_argument("--no-progress", action="store_true")
+        p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (64)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     info = actions.add_parser("info", help="print what an index holds, as JSON")
-    info.add_argument("--index", required=True, metavar="INDEX")
+    info.add_argument("--index", required=True, metavar="INDEX", help="the index folder")
     info.set_defaults(func=cli_index_info)
 
     srv = sub.add_parser("serve", help="web page and JSON API for searching an index")
-    srv.add_argument("--index", required=True, metavar="INDEX")
+    srv.add_argument("--index", required=True, metavar="INDEX", help="the index folder to serve")
     _add_model_args(srv, required=False)
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
-    srv.add_argument("--port", type=int, default=8000)
-    srv.add_argument("--max-upload-mb", type=float, default=10.0)
+    srv.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
+    srv.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload accepted, in MB (10)")
     srv.add_argument("--max-concurrency", type=int, default=4, help="model calls running at once")
     srv.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per request")
     srv.set_defaults(func=cli_serve)

@@ -1,16 +1,28 @@
 """Text->video retrieval with an image CLIP: frames sampled per video (:func:`sample_frames`),
 their embeddings mean-pooled (:func:`embed_video`, CLIP4Clip's "meanP", Luo et al. 2021), and an
-index in the image search format (:func:`build_video_index`, :func:`search_videos`)."""
+index in the image search format (:func:`build_video_index`, :func:`search_videos`).
 
-from simclip.video.embed import embed_video, mean_pool
-from simclip.video.frames import STRATEGIES, frame_indices, sample_frames
-from simclip.video.index import (
-                                 VIDEO_EXTENSIONS,
-                                 build_video_index,
-                                 find_videos,
-                                 model_identity,
-                                 search_videos,
-)
+Names are imported on first use (PEP 562), so that the command line can register ``simclip video``
+without loading torch, PyAV or FAISS.
+"""
 
-__all__ = ["STRATEGIES", "VIDEO_EXTENSIONS", "build_video_index", "embed_video", "find_videos",
-           "frame_indices", "mean_pool", "model_identity", "sample_frames", "search_videos"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "embed_video": "embed", "mean_pool": "embed",
+    "STRATEGIES": "frames", "frame_indices": "frames", "sample_frames": "frames",
+    "VideoDecodeError": "frames",
+    "VIDEO_EXTENSIONS": "index", "build_video_index": "index", "find_videos": "index",
+    "model_identity": "index", "search_videos": "index",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'simclip.video' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"simclip.video.{_HOMES[name]}"), name)

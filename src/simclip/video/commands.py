@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from simclip.serve.vector_index import KINDS
-from simclip.video.frames import STRATEGIES
-from simclip.video.index import build_video_index, search_videos
+from simclip.serve.commands import INDEX_KINDS
+
+# simclip.video.frames.STRATEGIES, without importing torch and PyAV to register the command
+STRATEGIES = ("uniform", "random")
 
 
 def _embedder(args: argparse.Namespace):
@@ -25,6 +26,8 @@ def _embedder(args: argparse.Namespace):
 
 
 def cli_video_index(args: argparse.Namespace) -> int:
+    from simclip.video.index import build_video_index
+
     embedder = _embedder(args)
     info = build_video_index(embedder.model, embedder.preprocess, args.videos, args.out,
                              num_frames=args.frames, strategy=args.strategy, identity=embedder.identity,
@@ -35,6 +38,8 @@ def cli_video_index(args: argparse.Namespace) -> int:
 
 
 def cli_video_search(args: argparse.Namespace) -> int:
+    from simclip.video.index import search_videos
+
     embedder = _embedder(args)
     hits = search_videos(args.index, embedder.model, embedder.tokenizer, args.text, args.k,
                          identity=embedder.identity, device=args.device)
@@ -53,7 +58,7 @@ def _model_args(p: argparse.ArgumentParser, required: bool) -> None:
     group.add_argument("--model", metavar="NAME", help="an architecture name, randomly initialised (seed 0): "
                                                        "for smoke tests only")
     p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,16 +73,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
     build.add_argument("--strategy", choices=STRATEGIES, default="uniform",
                        help="uniform: the middle frame of each segment; random: a seeded draw per segment")
-    build.add_argument("--kind", choices=KINDS, default="auto",
+    build.add_argument("--kind", choices=INDEX_KINDS, default="auto",
                        help="search structure (as simclip index build)")
-    build.add_argument("--overwrite", action="store_true")
-    build.add_argument("--no-progress", action="store_true")
+    build.add_argument("--overwrite", action="store_true", help="replace an index already in --out")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=cli_video_index)
 
     search = actions.add_parser("search", help="the videos closest to a text")
-    search.add_argument("--index", required=True, metavar="INDEX")
-    search.add_argument("--text", required=True)
+    search.add_argument("--index", required=True, metavar="INDEX", help="the video index folder")
+    search.add_argument("--text", required=True, help="what to search for, e.g. \"a dog catching a ball\"")
     search.add_argument("-k", type=int, default=5, help="number of videos to list")
     _model_args(search, required=False)
-    search.add_argument("--json", action="store_true")
+    search.add_argument("--json", action="store_true", help="print JSON instead of a list")
     search.set_defaults(func=cli_video_search)
