@@ -14,6 +14,8 @@ lightly and OpenCLIP in the same process.
   preprocessed pixels and token ids (no tokenising or image decoding in the timed step).
 - The CLIP loss alone, float32 features [N, d], forward + backward: ``simclip.losses.clip_loss``
   (tiled) vs OpenCLIP's ``ClipLoss`` (two N x N logit matrices); an out-of-memory is recorded.
+- NT-Xent alone, two float32 views [N, d] (2N anchors): ``simclip.losses.nt_xent`` (tiled, half
+  the Gram matrix) vs lightly's ``NTXentLoss`` (the 2N x 2N logit matrix).
 
 Images/s are source images (SimCLR: two views each) or image-text pairs per second. Peak memory is
 ``torch.cuda.max_memory_allocated`` over the side's warm-up and timed steps (its model, optimiser
@@ -22,6 +24,10 @@ Ratios are simclip / peer: above 1 is faster for images/s, below 1 is better for
 
     python benchmarks/gpu.py                       # full run on cuda, results/gpu.json (~3 min on an H200)
     python benchmarks/gpu.py --tiny --device cpu   # every code path at tiny sizes, in seconds
+    python benchmarks/gpu.py --only loss           # re-run some sections; the file keeps the others
+
+Each section records when and at which commit it was measured (``measured``; the commit from
+``git rev-parse HEAD``, or ``SIMCLIP_COMMIT`` where the checkout has no git).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import math
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 import traceback
@@ -48,7 +55,8 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 from simclip.clip import create_model  # noqa: E402
-from simclip.losses import clip_loss  # noqa: E402
+from simclip.losses import clip_loss, nt_xent  # noqa: E402
+from simclip.losses.reductions import default_block_size  # noqa: E402
 from simclip.recipes.clip import clip_config  # noqa: E402
 from simclip.recipes.simclr import build_simclr, simclr_config  # noqa: E402
 from simclip.train import build_optimizer  # noqa: E402
@@ -78,24 +86,33 @@ CLIP_SIDES = {
     "inputs": "both get the same normalised pixels and token ids on the device (no decoding or tokenising)",
 }
 LOSS_SIDES = {
-    "simclip": "simclip.losses.clip_loss, defaults (tiled; logits recomputed in backward above 1 GiB)",
+    "simclip": "simclip.losses.clip_loss, defaults (tiled with the device's default tile, "
+               "default_block_size; logits recomputed in backward above 1 GiB)",
     "simclip_block_N": "the same with block_size=N",
     "simclip_keep_logits": "the same with keep_logits=True (the N x N float32 logits kept for backward)",
     "open_clip": "open_clip.loss.ClipLoss (dense: two N x N logit matrices and their softmaxes)",
     "measure": "median of repeats after one warm-up, torch.autograd.grad w.r.t. both features and the "
                "scale; peak memory above the inputs",
 }
+NT_XENT_SIDES = {
+    "simclip": "simclip.losses.nt_xent(z0, z1, temperature=0.5), defaults (at the full size: tiled with the "
+               "device's default tile, over half the 2N x 2N Gram matrix)",
+    "simclip_block_N": "the same with block_size=N",
+    "lightly": "lightly.loss.NTXentLoss(temperature=0.5) (dense: four N x N products, concatenated to 2N x 2N)",
+    "measure": "median of repeats after one warm-up, torch.autograd.grad w.r.t. both views; peak memory "
+               "above the inputs",
+}
 FULL = {"batch": 512, "warmup": 5, "steps": 20, "pipeline_batches": 48, "pipeline_seconds": 40.0,
         "simclr": [("32", 32, 32, True, "simclr-cifar"), ("224", 256, 224, False, "simclr")],
         "clip_batch": 512, "clip_model": {}, "loss_n": 65536, "loss_d": 512, "loss_repeats": 3,
-        "loss_blocks": (4096,)}
+        "loss_blocks": (1024, 2048, 8192), "ntxent_n": 32768, "ntxent_d": 128}
 CLIP_TINY = {"embed_dim": 32, "vision": {"image_size": 32, "patch_size": 16, "width": 64, "layers": 1,
                                          "head_width": 32},
              "text": {"width": 64, "heads": 2, "layers": 1}}
 TINY = {"batch": 4, "warmup": 0, "steps": 1, "pipeline_batches": 2, "pipeline_seconds": 20.0,
         "simclr": [("32", 8, 8, True, "simclr-cifar"), ("224", 20, 16, False, "simclr")],
         "clip_batch": 4, "clip_model": CLIP_TINY, "loss_n": 256, "loss_d": 32, "loss_repeats": 2,
-        "loss_blocks": (64,)}
+        "loss_blocks": (64,), "ntxent_n": 128, "ntxent_d": 32}
 
 
 # ------------------------------------------------------------------------------------ measuring
@@ -366,12 +383,13 @@ def clip_case(sizes: dict, device: torch.device) -> dict:
 # ------------------------------------------------------------------------------------- CLIP loss
 
 
-def loss_side(fn, n: int, d: int, repeats: int, device: torch.device) -> dict:
-    """Median forward + backward seconds after one warm-up, and the peak memory above the inputs."""
+def loss_side(fn, n: int, d: int, repeats: int, device: torch.device, with_scale: bool = True) -> dict:
+    """Median forward + backward seconds after one warm-up, and the peak memory above the inputs:
+    ``fn(a, b, scale)`` (gradients of a, b and scale) or, without ``with_scale``, ``fn(a, b)``."""
     gen = torch.Generator().manual_seed(2)
     feats = [nn.functional.normalize(torch.randn(n, d, generator=gen), dim=1).to(device).requires_grad_()
              for _ in range(2)]
-    scale = torch.tensor(1 / 0.07, device=device, requires_grad=True)
+    scale = [torch.tensor(1 / 0.07, device=device, requires_grad=True)] if with_scale else []
     fresh_memory(device)
     base = torch.cuda.memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
     times = []
@@ -379,7 +397,7 @@ def loss_side(fn, n: int, d: int, repeats: int, device: torch.device) -> dict:
         for _ in range(repeats + 1):
             sync(device)
             start = time.perf_counter()
-            grads = torch.autograd.grad(fn(feats[0], feats[1], scale), [*feats, scale])
+            grads = torch.autograd.grad(fn(*feats, *scale), [*feats, *scale])
             sync(device)
             times.append(time.perf_counter() - start)
             del grads
@@ -395,7 +413,8 @@ def loss_case(sizes: dict, device: torch.device) -> dict:
     from open_clip.loss import ClipLoss
 
     n, d, repeats = sizes["loss_n"], sizes["loss_d"], sizes["loss_repeats"]
-    out = {"n": n, "d": d, "dtype": "float32", "logit_matrix_gb": n * n * 4 / 1e9, "includes": LOSS_SIDES}
+    out = {"n": n, "d": d, "dtype": "float32", "logit_matrix_gb": n * n * 4 / 1e9,
+           "default_block_size": default_block_size(device), "includes": LOSS_SIDES}
     out["simclip"] = loss_side(lambda i, t, s: clip_loss(i, t, s), n, d, repeats, device)
     for block in sizes["loss_blocks"]:
         out[f"simclip_block_{block}"] = loss_side(lambda i, t, s: clip_loss(i, t, s, block_size=block),
@@ -408,6 +427,24 @@ def loss_case(sizes: dict, device: torch.device) -> dict:
     fresh_memory(device)
     out["ratios"] = {"seconds": ratio(out["simclip"], out["open_clip"], "seconds"),
                      "peak_extra_memory": ratio(out["simclip"], out["open_clip"], "peak_extra_memory_mb")}
+    return out
+
+
+def nt_xent_case(sizes: dict, device: torch.device) -> dict:
+    from lightly.loss import NTXentLoss
+
+    n, d, repeats = sizes["ntxent_n"], sizes["ntxent_d"], sizes["loss_repeats"]
+    out = {"n_per_view": n, "anchors": 2 * n, "d": d, "dtype": "float32", "logit_matrix_gb": (2 * n) ** 2 * 4 / 1e9,
+           "default_block_size": default_block_size(device), "includes": NT_XENT_SIDES}
+    out["simclip"] = loss_side(lambda a, b: nt_xent(a, b, temperature=0.5), n, d, repeats, device, False)
+    for block in sizes["loss_blocks"]:
+        out[f"simclip_block_{block}"] = loss_side(lambda a, b: nt_xent(a, b, temperature=0.5, block_size=block),
+                                                  n, d, repeats, device, False)
+    lightly_loss = NTXentLoss(temperature=0.5)
+    out["lightly"] = loss_side(lambda a, b: lightly_loss(a, b), n, d, repeats, device, False)
+    fresh_memory(device)
+    out["ratios"] = {"seconds": ratio(out["simclip"], out["lightly"], "seconds"),
+                     "peak_extra_memory": ratio(out["simclip"], out["lightly"], "peak_extra_memory_mb")}
     return out
 
 
@@ -432,13 +469,40 @@ def environment(device: torch.device) -> dict:
     return env
 
 
+def commit() -> str | None:
+    """The checkout's commit (SIMCLIP_COMMIT where set, e.g. on a machine that got no .git)."""
+    if os.environ.get("SIMCLIP_COMMIT"):
+        return os.environ["SIMCLIP_COMMIT"]
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def kept_sections(out: Path, rerun: set[str], environment: dict) -> dict:
+    """The sections of an earlier result file that this run does not measure, each with the
+    environment it was measured in where that differs from this run's."""
+    if not out.exists():
+        return {}
+    earlier = json.loads(out.read_text())
+    kept = {name: earlier[name] for name in ("simclr", "clip", "clip_loss", "nt_xent_loss")
+            if name in earlier and name not in rerun}
+    if earlier.get("environment") not in (None, environment):
+        for section in kept.values():
+            section.setdefault("measured", {}).setdefault("environment", earlier["environment"])
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: every code path in seconds")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--workers", type=int, default=None,
                         help="DataLoader workers of lightly's pipeline (default: CPUs - 1; 0 with --tiny)")
-    parser.add_argument("--only", nargs="*", choices=("simclr", "clip", "loss"), default=None)
+    parser.add_argument("--only", nargs="*", choices=("simclr", "clip", "loss"), default=None,
+                        help="run these sections (loss: the CLIP loss and NT-Xent); an existing --out "
+                             "file keeps its other sections")
     parser.add_argument("--out", default=str(HERE / "results" / "gpu.json"))
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -458,18 +522,23 @@ def main(argv: list[str] | None = None) -> int:
     sections = [("simclr", "simclr", lambda: {c[0]: simclr_case(*c, sizes, device, workers)
                                                for c in sizes["simclr"]}),
                 ("clip", "clip", lambda: clip_case(sizes, device)),
-                ("loss", "clip_loss", lambda: loss_case(sizes, device))]
-    failed = []
-    for option, name, section in sections:
-        if args.only and option not in args.only:
-            continue
+                ("loss", "clip_loss", lambda: loss_case(sizes, device)),
+                ("loss", "nt_xent_loss", lambda: nt_xent_case(sizes, device))]
+    sections = [s for s in sections if not args.only or s[0] in args.only]
+    if args.only:
+        results.update(kept_sections(out, {name for _, name, _ in sections}, results["environment"]))
+    failed, revision = [], commit()
+    for _, name, section in sections:
         t0 = time.perf_counter()
+        date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
             results[name] = section()
         except Exception as err:  # keep the other sections' figures; the exit status says it failed
             traceback.print_exc()
             results[name] = {"status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}"}
             failed.append(name)
+        results[name]["measured"] = {"date": date, "commit": revision, "mode": results["mode"],
+                                     "seconds": time.perf_counter() - t0}
         print(f"== {name} ({time.perf_counter() - t0:.0f} s)\n{json.dumps(results[name], indent=1)}", flush=True)
         results["wall_seconds"] = time.perf_counter() - started
         out.write_text(json.dumps(results, indent=2) + "\n")  # after each section: a cut-off run keeps the rest

@@ -12,6 +12,9 @@ the counter cannot be reset, a thread samples VmRSS every millisecond instead (t
 which). Process RSS counts everything the loss allocates (the logit matrices, autograd buffers,
 the gradients), and a fresh process per case keeps cases from sharing allocator caches.
 
+Everything here runs on the CPU, so simclip's automatic tiles are the CPU ones
+(``reductions.DEFAULT_BLOCK_SIZES["cpu"]``, 1024); ``benchmarks/gpu.py`` measures the CUDA tile.
+
 Usage:
     python benchmarks/losses.py                          # full run (N = 4096, 8192, 16384; CLIP at 32768, d=512)
     python benchmarks/losses.py --sizes 1024 --quick     # smoke run
@@ -250,7 +253,7 @@ def _annotate(result: dict, rates: dict[str, float]) -> dict:
     if result["impl"].startswith("simclip"):
         from simclip.losses.reductions import KEEP_LOGITS_MAX_BYTES, resolve_block_size
 
-        block = resolve_block_size(None, rows, rows, "symmetric" if result["loss"] == "nt_xent" else "dual")
+        block = resolve_block_size(None, rows, rows, "symmetric" if result["loss"] == "nt_xent" else "dual", "cpu")
         result["path"] = "dense" if block is None else f"tiled, block {block}"
         if block is not None and result["loss"] == "clip":
             kept = result["impl"] == "simclip" and rows * rows * 4 <= KEEP_LOGITS_MAX_BYTES

@@ -51,7 +51,7 @@ LOSSES = {
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @pytest.mark.parametrize("n, block_size", [(12, 4), (12, 5), (13, 13), (13, 64), (20, 7), (8, 1)])
 def test_tiled_equals_dense_float64(name, n, block_size, value_and_grads, assert_same, logits_kept):
-    assert resolve_block_size(None, 3 * n, 3 * n, "dual") is None  # block_size=None is the dense path here
+    assert resolve_block_size(None, 3 * n, 3 * n, "dual", "cpu") is None  # block_size=None is the dense path here
     inputs = _inputs(name, n, torch.float64)
     dense = value_and_grads(lambda *x: LOSSES[name](*x, block_size=None), *inputs)
     tiled = value_and_grads(lambda *x: LOSSES[name](*x, block_size=block_size), *inputs)
@@ -123,10 +123,10 @@ def test_kept_logits_take_exactly_one_matrix_and_only_when_asked(keep):
 
 @pytest.mark.parametrize("core", sorted(DENSE_MAX_LOGITS))
 def test_resolve_block_size(core):
-    assert resolve_block_size(17, 10, 10, core) == 17
-    assert resolve_block_size(None, 10, 10, core) is None
-    assert resolve_block_size(None, DENSE_MAX_LOGITS[core], 1, core) is None
-    assert resolve_block_size(None, DENSE_MAX_LOGITS[core] + 1, 1, core) == DEFAULT_BLOCK_SIZE
+    assert resolve_block_size(17, 10, 10, core, "cpu") == 17
+    assert resolve_block_size(None, 10, 10, core, "cpu") is None
+    assert resolve_block_size(None, DENSE_MAX_LOGITS[core], 1, core, "cpu") is None
+    assert resolve_block_size(None, DENSE_MAX_LOGITS[core] + 1, 1, core, "cpu") == DEFAULT_BLOCK_SIZE
 
 
 @pytest.mark.parametrize("weights", ["positive", "mixed signs"])

@@ -42,7 +42,8 @@ def clip_loss(
         text_features: [N, D]; row i pairs with image i.
         logit_scale: the multiplier itself (already exponentiated), a float or 0-dim tensor;
             its gradient is returned when it requires one.
-        block_size: tile size of the blockwise computation; None picks dense or tiled by size.
+        block_size: tile size of the blockwise computation; None picks dense or tiled by size,
+            with tiles of ``DEFAULT_BLOCK_SIZES`` for the device (1024 on a CPU, 4096 on CUDA).
         distributed: rank-local loss against the features gathered from all ranks (OpenCLIP's
             ``local_loss=True, gather_with_grad=True``; see ``gather.py``); every rank must call it.
         keep_logits: for the tiled path, keep the [N, N] logits between forward and backward

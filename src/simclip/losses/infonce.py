@@ -70,7 +70,8 @@ def info_nce(
             ``positive``), [M, D] shared by all queries, or [N, M, D] per query.
         temperature: t > 0.
         score: "cosine", "dot" or "euclidean".
-        block_size: tile size for in-batch or shared negatives; None picks dense or tiled by size.
+        block_size: tile size for in-batch or shared negatives; None picks dense or tiled by size,
+            with tiles of ``DEFAULT_BLOCK_SIZES`` for the device (1024 on a CPU, 4096 on CUDA).
         distributed: with in-batch negatives, each rank's queries are scored against the positives
             gathered from all ranks (see ``gather.py``). Explicit negatives are used as given.
 

@@ -34,9 +34,15 @@ from simclip.losses.workspace import LogitWorkspace
 # (InfoNCE) around 724 x 724 (within +-10% of dense from 384 to 1024 rows; the dense path's
 # fused kernels win below). Under the thresholds dense was 10-80% faster, at < 3 ms per step.
 DENSE_MAX_LOGITS = {"rows": 1 << 19, "symmetric": 1 << 16, "dual": 1 << 12}
-# Tiles of 1024 x 1024 float32 (4 MB) keep the d=128 products at full matmul throughput while the
-# element-wise passes run from cache; 512 measured the same and 2048 10-30% slower on this CPU.
+# Tile side for block_size=None, by device type. On a CPU, tiles of 1024 x 1024 float32 (4 MB) keep
+# the d=128 products at full matmul throughput while the element-wise passes run from cache; 512
+# measured the same and 2048 10-30% slower on this CPU. On a GPU each tile costs a handful of kernel
+# launches, so small tiles leave it launch-bound: CLIP at N = 65,536, d = 512 on an H200 (float32,
+# forward + backward, ``benchmarks/gpu.py``) took 3.76 s with 1024 (4,096 tiles per pass) and
+# 0.52 s with 4096 (OpenCLIP's dense loss: 0.58 s), for the same peak memory; a 4096 tile takes
+# 64 MB. Device types not listed (mps, xpu, ...) are unmeasured and get the CPU value.
 DEFAULT_BLOCK_SIZE = 1024
+DEFAULT_BLOCK_SIZES = {"cpu": DEFAULT_BLOCK_SIZE, "cuda": 4096}
 # Automatic choice (keep_logits=None) for the row/column log-sum-exp core: keep forward's tiles
 # for backward while the logit matrix takes at most this many bytes. Backward then skips its
 # recomputing product (3 products instead of 4; at d=128 that is about 25% of the time) for
@@ -45,14 +51,22 @@ DEFAULT_BLOCK_SIZE = 1024
 KEEP_LOGITS_MAX_BYTES = 1 << 30
 
 
-def resolve_block_size(block_size: int | None, n: int, m: int, core: str) -> int | None:
+def default_block_size(device: torch.device | str) -> int:
+    """The tile side that ``block_size=None`` uses for inputs on ``device`` (DEFAULT_BLOCK_SIZES)."""
+    return DEFAULT_BLOCK_SIZES.get(torch.device(device).type, DEFAULT_BLOCK_SIZE)
+
+
+def resolve_block_size(
+    block_size: int | None, n: int, m: int, core: str, device: torch.device | str
+) -> int | None:
     """The tile size to use, or None for the dense path (only when ``block_size`` is None).
 
-    ``core`` is "rows", "dual" (rows and columns) or "symmetric", the keys of DENSE_MAX_LOGITS.
+    ``core`` is "rows", "dual" (rows and columns) or "symmetric", the keys of DENSE_MAX_LOGITS;
+    ``device`` is where the inputs live, which sets the automatic tile size.
     """
     if block_size is not None:
         return block_size
-    return None if n * m <= DENSE_MAX_LOGITS[core] else DEFAULT_BLOCK_SIZE
+    return None if n * m <= DENSE_MAX_LOGITS[core] else default_block_size(device)
 
 
 def row_col_logsumexp(
@@ -74,7 +88,7 @@ def row_col_logsumexp(
         col_bias: optional [M] added to every row.
         exclude: optional [N] long, column index removed from each row (L[i, exclude[i]] = -inf).
         cols: also return the column log-sum-exp.
-        block_size: tile size; None chooses dense or tiled automatically.
+        block_size: tile size; None chooses dense or tiled by size, and the tile by ``q``'s device.
         keep_logits: tiled path only: keep the logits from forward to backward (N * M elements,
             one matrix product fewer) or recompute them (O((N + M) d) memory); None keeps them
             while they take at most ``KEEP_LOGITS_MAX_BYTES``.
@@ -83,7 +97,7 @@ def row_col_logsumexp(
     Returns:
         (row_lse [N], col_lse [M] or None).
     """
-    tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "dual" if cols else "rows")
+    tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "dual" if cols else "rows", q.device)
     if keep_logits is None:
         keep_logits = q.shape[0] * k.shape[0] * q.element_size() <= KEEP_LOGITS_MAX_BYTES
     differentiable = any(t is not None and t.requires_grad for t in (q, k, scale, col_bias))
@@ -102,7 +116,7 @@ def row_col_logsumexp(
 
 def symmetric_logsumexp(z: Tensor, scale: Tensor, *, block_size: int | None = None) -> Tensor:
     """Row log-sum-exp [N] of ``scale * z @ z.T`` without its diagonal; z is [N, d]."""
-    tile = resolve_block_size(block_size, z.shape[0], z.shape[0], "symmetric")
+    tile = resolve_block_size(block_size, z.shape[0], z.shape[0], "symmetric", z.device)
     with torch.autocast(z.device.type, enabled=False):
         if tile is not None:
             return TiledSymmetricLogSumExp.apply(z, scale, tile)
@@ -115,7 +129,7 @@ def softplus_sum(
     q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None = None, *, block_size: int | None = None
 ) -> Tensor:
     """0-dim sum over all pairs of ``softplus(scale * q_i . k_j + col_bias_j)``; q [N, d], k [M, d]."""
-    tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "rows")
+    tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "rows", q.device)
     with torch.autocast(q.device.type, enabled=False):
         if tile is not None:
             return TiledSoftplusSum.apply(q, k, scale, col_bias, tile)

@@ -30,7 +30,8 @@ def siglip_loss(
         text_features: [N, D] (y); row i pairs with image i.
         logit_scale: t, already exponentiated; float or 0-dim tensor (gradient returned if needed).
         logit_bias: b; float or 0-dim tensor (gradient returned if needed).
-        block_size: tile size of the blockwise computation; None picks dense or tiled by size.
+        block_size: tile size of the blockwise computation; None picks dense or tiled by size,
+            with tiles of ``DEFAULT_BLOCK_SIZES`` for the device (1024 on a CPU, 4096 on CUDA).
         distributed: each rank scores its own images against the texts of all ranks and divides
             by its own N (see ``gather.py``); every rank must call it.
 
