@@ -26,8 +26,9 @@ import torch
 from simclip.data import load_dataset
 from simclip.eval import evaluate_classification
 from simclip.models import SimCLRModel, SimCLRModelConfig
-from simclip.recipes import handwriting_config, load_simclr_run, run_simclr
-from simclip.recipes.simclr import channel_stats
+from simclip.recipes import DataProfile, get_preset, load_simclr_run, resolve_config, run_simclr, simclr_config
+from simclip.recipes.overrides import apply_overrides
+from simclip.recipes.profile import channel_stats
 from simclip.train import build_optimizer
 from simclip.train.allocator import keep_freed_memory
 from simclip.train.schedule import warmup_cosine
@@ -35,7 +36,7 @@ from simclip.train.schedule import warmup_cosine
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 
-# The recipe both sides use: simclip's handwriting_config (batch 128, AdamW, T 0.15, crops of at
+# The recipe both sides use: simclip's handwriting preset (--recipe handwriting) (batch 128, AdamW, T 0.15, crops of at
 # least a quarter resized to 18x18 views -- lightly's input_size --, no flip, brightness/contrast
 # jitter, small rotations -- lightly's rr_prob/rr_degrees -- and blur). Chosen by trials of the
 # simclip side. 60 s, kNN top-1: the first recipe (T 0.1, wd 1e-4, no rotation or blur) 94.8;
@@ -44,7 +45,8 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 # rotation p 0.8, batch 96 all alike); 24x24 98.88 / 97.25; 22x22 99.01 / 97.40; 20x20 98.96,
 # 99.12 / 98.0; 20x20 wd 0.1 99.10, 99.00 / 98.0-98.1; 18x18 wd 0.1 99.22, 99.10 / 98.0-98.3;
 # 18x18 wd 0.2 99.10, 99.02 / 98.1; 16x16 wd 0.1 98.96 / 98.08; 20x20 + cutout p 0.5 98.84 / 97.56.
-RECIPE = handwriting_config()
+RECIPE = apply_overrides(simclr_config(), get_preset("simclr", "handwriting").build(
+    DataProfile(channels=1, image_size=28, n_images=60_000, time_budget=120.0)).settings())
 POLICY = RECIPE.objective["policy_options"]
 VIEW_SIZE = RECIPE.objective.get("view_size") or 28  # side of the training views; probes see 28x28
 
@@ -54,9 +56,10 @@ def model_config(mean, std) -> SimCLRModelConfig:
 
 
 def train_simclip(data_spec: str, seconds: float, out: Path) -> dict:
-    cfg = handwriting_config(out=str(out), data=data_spec, epochs=1000, time_budget=seconds, progress=False,
-                             log_every=20, checkpoint_every=10_000, overwrite=True)
-    result = run_simclr(cfg)
+    cfg, _, _, dataset = resolve_config("simclr", {"out": str(out), "data": data_spec, "time_budget": seconds,
+                                                   "progress": False, "log_every": 20, "checkpoint_every": 10_000,
+                                                   "overwrite": True}, recipe="handwriting")
+    result = run_simclr(cfg, dataset=dataset)
     model, _ = load_simclr_run(out)
     return {"images": result["steps"] * cfg.batch_size, "seconds": result["train_seconds"],
             "images_per_s": result["images_per_s"], "model": model}

@@ -114,3 +114,70 @@ def test_a_new_run_never_silently_replaces_an_earlier_one(tmp_path, capsys):
     assert (run / "metrics.jsonl").read_text().count("\n") == rows_before
     _, replaced = _final_weights(run)
     assert any(not torch.equal(replaced[k], first[k]) for k in first)
+
+
+def test_recipe_and_set_land_in_config_json_and_resume_keeps_them(tmp_path, capsys):
+    run = tmp_path / "r"
+    argv = ["simclr", "train", "--data", "digits", "--recipe", "handwriting", "--set", "objective.temperature=0.3",
+            "--set", "objective.policy_options.rotation_p=0", "--batch-size", "64", "--epochs", "1",
+            "--precision", "fp32", "--no-progress", "--out", str(run)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("recipe handwriting: 1,437 images of 1x28x28") and "objective.temperature" in out
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["recipe"] == "handwriting" and cfg["objective"]["temperature"] == 0.3
+    assert cfg["objective"]["policy_options"]["rotation_p"] == 0 and cfg["objective"]["view_size"] == 18
+    assert cfg["batch_size"] == 64 and cfg["optim"]["name"] == "adamw"
+    assert main(["simclr", "train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
+    resumed = json.loads((run / "config.json").read_text())
+    assert resumed["recipe"] == "handwriting" and resumed["objective"] == cfg["objective"]
+    assert list_checkpoints(run)[-1] == 44
+    capsys.readouterr()
+    assert main(["simclr", "train", "--resume", str(run), "--set", "batch_size=8"]) == 2
+    assert "--set" in capsys.readouterr().err
+
+
+def test_defaults_resolve_the_auto_recipe(tmp_path, capsys):
+    run = tmp_path / "auto"
+    assert main(["simclr", "train", "--data", "digits?size=16", "--epochs", "1", "--no-progress", "--json",
+                 "--out", str(run)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["steps"] == 1437 // 64  # auto: batch 64 when 128 gives < 1000 steps
+    assert "recipe auto" in captured.err  # with --json the recipe goes to stderr
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["recipe"] == "auto" and cfg["objective"]["view_size"] == 10 and cfg["optim"]["lr"] == 2e-3
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--set", "objective.temprature=0.2"], "temprature"),
+    (["--set", "optim.lr=fast"], "optim.lr"),
+    (["--set", "temperature"], "KEY=VALUE"),
+    (["--set", "nonsense.x=1"], "nonsense"),
+    (["--recipe", "fastest"], "fastest"),
+    (["--view-size", "100"], "view_size"),
+])
+def test_bad_recipe_values_name_the_field(argv, needle, tmp_path, capsys):
+    argv = ["simclr", "train", "--data", "digits", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "x")] + argv
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_recipes_and_models_commands_list_what_flags_accept(capsys):
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    assert "simclr train --recipe NAME" in out and "handwriting" in out and "clip train --recipe NAME" in out
+    assert main(["recipes", "--show", "auto", "--data", "digits", "--time-budget", "60"]) == 0
+    assert "epochs" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "small-cnn" in out and "resnet18" in out and "ViT-B-32" in out
+
+
+def test_resuming_a_run_of_the_other_method_says_which_it_is(tmp_path, capsys):
+    run = tmp_path / "c"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"method": "clip", "out": str(run)}))
+    assert main(["simclr", "train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "is a CLIP run" in err and "simclip clip train --resume" in err

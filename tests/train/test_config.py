@@ -36,9 +36,9 @@ def test_handwriting_recipe_builds_its_policy_and_takes_overrides():
 
     from simclip.augment.geometric import RandomRotation
     from simclip.data import load_dataset
-    from simclip.recipes import build_simclr, handwriting_config
+    from simclip.recipes import build_simclr, resolve_config
 
-    cfg = handwriting_config(out="unused", data="digits", batch_size=64)
+    cfg = resolve_config("simclr", {"out": "unused", "data": "digits", "batch_size": 64}, recipe="handwriting")[0]
     assert cfg.batch_size == 64 and cfg.optim.weight_decay == 0.1 and cfg.objective["temperature"] == 0.15
     model, objective = build_simclr(cfg, load_dataset("digits", split="test"))
     assert any(isinstance(op, RandomRotation) and op.degrees == (-20.0, 20.0) for op in objective.augment.ops)
@@ -51,10 +51,11 @@ def test_view_size_sets_the_side_of_the_augmented_views_only():
     import torch
 
     from simclip.data import load_dataset
-    from simclip.recipes import build_simclr, handwriting_config
+    from simclip.recipes import build_simclr, resolve_config
 
     data = load_dataset("digits", split="test")
-    cfg = handwriting_config(out="unused", data="digits", objective={"temperature": 0.2, "view_size": 20})
+    cfg = resolve_config("simclr", {"out": "unused", "data": "digits", "objective.temperature": 0.2,
+                                    "objective.view_size": 20}, recipe="handwriting")[0]
     model, objective = build_simclr(cfg, data)
     views = objective.augment(data.images[:4].float() / 255, generator=torch.Generator().manual_seed(0))
     assert views.shape == (4, 1, 20, 20)

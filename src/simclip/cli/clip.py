@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from simclip.cli.simclr import add_train_arguments, config_from_args, print_result, resume_config
-from simclip.recipes import clip_config, run_clip
-from simclip.train.config import ConfigError
+from simclip.cli.train_flags import add_train_arguments, new_run_config, print_result, resume_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("clip", help="CLIP: train an image and a text encoder on image-caption pairs")
     sp = p.add_subparsers(dest="clip_command", metavar="SUBCOMMAND", required=True)
     t = sp.add_parser("train", help="train (or --resume) a CLIP run",
-                      description="Train CLIP on image-caption pairs. Example: simclip clip train "
-                                  "--data shapes --model small-cnn-32 --epochs 5 --out runs/c. Data: "
+                      description="Train CLIP on image-caption pairs. Values left unset come from the "
+                                  "recipe (--recipe, default auto: towers, context length, batch and "
+                                  "learning rate chosen from the data and the run length; printed at "
+                                  "the start and kept in config.json). Example: simclip clip train "
+                                  "--data shapes --epochs 5 --out runs/c. Data: "
                                   "captions:FILE.csv|jsonl, shapes, mnist:PATH / digits (generated "
                                   "captions), labelled folders (class-name templates), wds:SHARDS.")
-    add_train_arguments(t)
-    t.add_argument("--model", default=None, help="architecture name (see 'simclip clip models')")
+    add_train_arguments(t, "clip")
+    t.add_argument("--model", default=None,
+                   help="architecture name (see 'simclip clip models'); default: the recipe's")
     t.add_argument("--loss", choices=("clip", "siglip"), default=None)
     t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
     t.add_argument("--tokenizer", default=None, metavar="clip|bpe:N",
@@ -34,24 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from simclip.recipes import run_clip
+
     if args.resume:
-        cfg = resume_config(args)
+        cfg, dataset = resume_config(args, "clip"), None
     else:
-        cfg = config_from_args(args, clip_config())
-        if args.model is not None:
-            cfg.model = {"name": args.model}
-        for flag in ("lock_image", "lock_text"):
-            if getattr(args, flag):
-                cfg.model[flag] = True
-        if args.loss is not None:
-            cfg.objective["loss"] = args.loss
-        if args.policy is not None:
-            cfg.objective["policy"] = args.policy
-        if args.tokenizer is not None:
-            cfg.objective["tokenizer"] = args.tokenizer
-        if cfg.method != "clip":
-            raise ConfigError(f"--config describes a {cfg.method!r} run, not clip")
-    result = run_clip(cfg, resume=bool(args.resume))
+        cfg, dataset = new_run_config("clip", args, {
+            "model": {"name": args.model} if args.model is not None else None,
+            "model.lock_image": True if args.lock_image else None,
+            "model.lock_text": True if args.lock_text else None,
+            "objective.loss": args.loss, "objective.policy": args.policy,
+            "objective.tokenizer": args.tokenizer})
+    result = run_clip(cfg, resume=bool(args.resume), dataset=dataset)
     print_result(result, cfg.out, args.json)
     return 130 if result.get("interrupted") else 0
 

@@ -12,20 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from simclip.augment import augmentation_grid
-from simclip.clip import preprocess_tensor
-from simclip.data import load_caption_dataset, load_dataset
-from simclip.eval import evaluate_classification, rank_labels, zero_shot_classifier
-from simclip.recipes import (clip_config, evaluate_clip, load_clip_run, load_simclr_run, run_clip,
-                             handwriting_config, run_simclr)
-from simclip.recipes.clip import tokenizer_for
-from simclip.train import OptimConfig
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="train and evaluate SimCLR and CLIP on built-in data (CPU minutes)")
+    p = sub.add_parser("demo", help="train and evaluate SimCLR and CLIP on built-in data (CPU minutes)",
+                       description="SimCLR on the built-in digits with the default recipe (auto): the "
+                                   "augmentation figure, a time-bounded run, linear-probe and kNN accuracy "
+                                   "against the same encoder untrained; then CLIP on the built-in shapes "
+                                   "(auto): zero-shot accuracy on colour x shape pairs never seen in "
+                                   "training. Needs no download.")
     p.add_argument("--out", default="demo-out", help="folder for the runs and the figures")
     p.add_argument("--seconds", type=float, default=60.0, help="training time budget of each run")
     p.add_argument("--skip-clip", action="store_true", help="only the SimCLR part")
@@ -43,17 +37,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
+    from simclip.augment import augmentation_grid
+    from simclip.data import load_dataset
+    from simclip.eval import evaluate_classification
+    from simclip.recipes import load_simclr_run, resolve_config, run_simclr
+    from simclip.recipes.resolve import describe
+
     train_set = load_dataset("digits", split="train")
     test_set = load_dataset("digits", split="test")
     grid = augmentation_grid(train_set.images[0], out / "augmentations.png", seed=0)
     print(f"[SimCLR 1/3] augmentation figure -> {grid}")
-    # digits: 1,437 training images of 28x28; batch 128 gives 11 steps per epoch, so the epoch bound
-    # is loose and the time budget ends the run. The recipe is the MNIST benchmark's
-    # (handwriting_config). The demo's folder is its own: a re-run replaces it.
-    cfg = handwriting_config(out=str(out / "simclr-digits"), data="digits", epochs=10_000, time_budget=seconds,
-                             progress=progress, log_every=5, checkpoint_every=1000, overwrite=True)
+    # The default recipe (auto), as 'simclip simclr train --data digits --time-budget S' resolves it.
+    # The demo's folder is its own: a re-run replaces it.
+    given = {"data": "digits", "time_budget": seconds, "out": str(out / "simclr-digits"), "progress": progress,
+             "log_every": 5, "checkpoint_every": 1000, "overwrite": True}
+    cfg, recipe, profile, dataset = resolve_config("simclr", given)
     print(f"[SimCLR 2/3] training on digits for {seconds:.0f} s -> {cfg.out}")
-    result = run_simclr(cfg)
+    print("\n".join("             " + line for line in describe(cfg, recipe, profile, {}).splitlines()))
+    result = run_simclr(cfg, dataset=dataset)
     print(f"             {result['steps']} steps, {result['images_per_s']:.0f} images/s; curves -> "
           f"{Path(cfg.out) / 'curves.png'}")
     print("[SimCLR 3/3] linear probe and kNN on frozen features (digits test split, 360 images)")
@@ -65,15 +66,16 @@ def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
 
 
 def clip_demo(out: Path, seconds: float, progress: bool) -> None:
+    from simclip.data import load_caption_dataset
+    from simclip.recipes import evaluate_clip, load_clip_run, resolve_config, run_clip
+
     # 4,000 shapes with compositional captions; the test split holds only colour x shape pairs
-    # that training never shows. small-cnn-32 keeps a step to a few tens of milliseconds.
-    cfg = clip_config(out=str(out / "clip-shapes"), data="shapes", model={"name": "small-cnn-32"},
-                      batch_size=256, epochs=10_000, time_budget=seconds, progress=progress, log_every=5,
-                      checkpoint_every=1000, eval_protocols=(), overwrite=True,
-                      optim=OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=0.1,
-                                        betas=(0.9, 0.98), eps=1e-6, warmup_fraction=0.05))
+    # that training never shows. The default recipe (auto), as 'simclip clip train' resolves it.
+    given = {"data": "shapes", "time_budget": seconds, "out": str(out / "clip-shapes"), "progress": progress,
+             "log_every": 5, "checkpoint_every": 1000, "eval_protocols": (), "overwrite": True}
+    cfg, _, _, dataset = resolve_config("clip", given)
     print(f"[CLIP 1/2] training on shapes for {seconds:.0f} s -> {cfg.out}")
-    result = run_clip(cfg)
+    result = run_clip(cfg, dataset=dataset)
     print(f"           {result['steps']} steps, {result['images_per_s']:.0f} image-text pairs/s")
     model, _ = load_clip_run(cfg.out)
     print("[CLIP 2/2] zero-shot on held-out colour x shape combinations (prompt 'a photo of a {}.')")
@@ -88,6 +90,12 @@ def clip_demo(out: Path, seconds: float, progress: bool) -> None:
 
 def _slide(model, test) -> None:
     """One test image ranked against every colour-shape pair, like the CLIP paper's figures."""
+    import torch
+
+    from simclip.clip import preprocess_tensor
+    from simclip.eval import rank_labels, zero_shot_classifier
+    from simclip.recipes.clip import tokenizer_for
+
     tokenize = tokenizer_for(model)
     with torch.inference_mode():
         classifier = zero_shot_classifier(lambda t: model.encode_text(t, normalize=True), tokenize,

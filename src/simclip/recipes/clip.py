@@ -28,7 +28,7 @@ LOCK_KEYS = ("lock_image", "lock_text")  # model options applied after the model
 
 
 def clip_config(**overrides: Any) -> TrainConfig:
-    """A TrainConfig with CLIP's defaults: AdamW (beta2 0.98, eps 1e-6, weight decay 0.2 on weights
+    """A bare CLIP TrainConfig (no recipe applied; see :func:`simclip.recipes.resolve_config`): AdamW (beta2 0.98, eps 1e-6, weight decay 0.2 on weights
     only), lr 5e-4 without batch scaling, warm-up then cosine decay (Radford et al. 2021, Table 19)."""
     cfg = TrainConfig(method="clip", out="runs/clip", data="shapes", model={"name": "tiny-vit"},
                       optim=OptimConfig(name="adamw", lr=5e-4, lr_scaling="none", weight_decay=0.2,
@@ -143,12 +143,13 @@ def evaluate_clip(model: CLIP, test, protocols=EVAL_PROTOCOLS, templates: list[s
     return out
 
 
-def run_clip(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, Any]:
     """Train CLIP as ``cfg`` says; the final model is also written as ``RUN/model.safetensors``
-    (readable by :func:`simclip.clip.load`)."""
+    (readable by :func:`simclip.clip.load`). ``dataset``: the training split when already loaded."""
     cfg.validate()
     check_protocols(cfg.eval_protocols, EVAL_PROTOCOLS)
-    dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
+    if dataset is None:
+        dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_clip(cfg, dataset)
     evaluate = None

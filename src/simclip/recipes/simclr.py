@@ -17,16 +17,19 @@ from simclip.train import OptimConfig, SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError, check_protocols, read_run_config
 from simclip.train.distributed import setup as setup_distributed
+from simclip.recipes.profile import channel_stats
 
 # Keys of TrainConfig.objective understood by SimCLR, with their defaults.
 # view_size: side of the augmented views (None: the dataset's image size). Views smaller than the
-# images evaluated later make each step cheaper; see handwriting_config.
+# images evaluated later make each step cheaper (the auto recipe uses them for small images).
 OBJECTIVE_DEFAULTS: dict[str, Any] = {"temperature": 0.5, "n_views": 2, "policy": None,
                                       "policy_options": {}, "view_size": None}
 
 
 def simclr_config(**overrides: Any) -> TrainConfig:
-    """A TrainConfig with SimCLR defaults (LARS, lr 0.3 x batch/256, T=0.5, 10% warm-up)."""
+    """A bare SimCLR TrainConfig: the dataclass defaults with ``overrides`` replacing whole fields,
+    no recipe applied. :func:`simclip.recipes.resolve_config` gives a run its recipe (``auto``
+    chooses the values from the data and the run length)."""
     cfg = TrainConfig(method="simclr")
     for key, value in overrides.items():
         if not hasattr(cfg, key):
@@ -35,49 +38,11 @@ def simclr_config(**overrides: Any) -> TrainConfig:
     return cfg
 
 
-def handwriting_config(**overrides: Any) -> TrainConfig:
-    """``simclr_config`` with the recipe measured best for 28x28 one-channel handwriting (MNIST and
-    the built-in digits) in a time budget of a few minutes on a CPU.
-
-    ``small-cnn`` with a 256-256-128 head; batch 128 (a short budget is a few thousand steps, and
-    more updates beat larger batches); AdamW lr 2e-3, weight decay 0.1; T = 0.15; crops of at
-    least a quarter of the image, resized to 18x18 views (``view_size``: on MNIST ~4,300 images/s
-    against ~2,500 with 28x28 views on 2 CPU cores, and the globally pooled encoder is evaluated
-    on the whole 28x28 images, training below the test resolution as in FixRes, Touvron et al.
-    2019); no flips (a mirrored digit is no digit); brightness/contrast jitter s = 0.8 p = 0.8; rotations within
-    +-20 degrees with p = 0.5 (the slant of handwriting); blur p = 0.5. ``benchmarks/simclr_mnist.py``
-    gives the trials that chose it. ``overrides`` replace whole fields, as in :func:`simclr_config`.
-    """
-    recipe: dict[str, Any] = {
-        "batch_size": 128,
-        "optim": OptimConfig(name="adamw", lr=2e-3, lr_scaling="none", weight_decay=0.1, warmup_fraction=0.05),
-        "model": {"encoder": "small-cnn", "proj_hidden_dim": 256, "proj_dim": 128},
-        "objective": {"temperature": 0.15, "policy": "simclr-gray", "view_size": 18,
-                      "policy_options": {"crop_scale": (0.25, 1.0), "flip_p": 0.0, "jitter_strength": 0.8,
-                                         "jitter_p": 0.8, "rotation_p": 0.5, "rotation_degrees": 20.0,
-                                         "blur_p": 0.5}},
-    }
-    return simclr_config(**{**recipe, **overrides})
-
-
 def default_policy(channels: int, size: int) -> str:
     """``simclr-gray`` for one channel, ``simclr-cifar`` for small colour images, else ``simclr``."""
     if channels == 1:
         return "simclr-gray"
     return "simclr-cifar" if size <= 64 else "simclr"
-
-
-def channel_stats(dataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std in [0, 1] units of a dataset's images (the first 10k): from memory,
-    or from a streamed dataset's shard index when it has them."""
-    if getattr(dataset, "images", None) is None:
-        if getattr(dataset, "mean", None) is not None:
-            return tuple(dataset.mean), tuple(max(s, 1e-3) for s in dataset.std)
-        dataset = dataset.to_memory(10_000)
-    sample = dataset.images[: 10_000].float().div_(255)
-    mean = sample.mean(dim=(0, 2, 3))
-    std = sample.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return tuple(round(float(m), 4) for m in mean), tuple(round(float(s), 4) for s in std)
 
 
 def check_simclr_options(cfg: TrainConfig) -> None:
@@ -106,6 +71,9 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
                           f"known: {', '.join(OBJECTIVE_DEFAULTS)}")
     obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
     obj["policy"] = obj["policy"] or default_policy(dataset.channels, dataset.image_size)
+    if obj["view_size"] is not None and obj["view_size"] > dataset.image_size:
+        raise ConfigError(f"objective.view_size {obj['view_size']} is larger than the images of {cfg.data} "
+                          f"({dataset.image_size}x{dataset.image_size}); views are crops of the images")
     model_cfg = dict(cfg.model)
     model_cfg.setdefault("in_channels", dataset.channels)
     if "mean" not in model_cfg:
@@ -126,12 +94,14 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
     return model, objective
 
 
-def run_simclr(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def run_simclr(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, Any]:
     """Train SimCLR as ``cfg`` says (continuing ``cfg.out`` when ``resume``); returns final metrics,
-    including the configured evaluation protocols on the dataset's test split."""
+    including the configured evaluation protocols on the dataset's test split. ``dataset``: the
+    training split when already loaded (e.g. by :func:`~simclip.recipes.resolve_config`)."""
     cfg.validate()
     check_simclr_options(cfg)
-    dataset = load_dataset(cfg.data, split="train", strict=cfg.strict)
+    if dataset is None:
+        dataset = load_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_simclr(cfg, dataset)
     evaluate = None

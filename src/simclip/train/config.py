@@ -61,6 +61,7 @@ class TrainConfig:
     out: str = "runs/simclr"
     data: str = "digits"
     method: str = "simclr"
+    recipe: str | None = None  # the preset the run's values were resolved from (simclip.recipes)
     model: dict[str, Any] = field(default_factory=dict)
     objective: dict[str, Any] = field(default_factory=dict)
     optim: OptimConfig = field(default_factory=OptimConfig)

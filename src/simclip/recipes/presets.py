@@ -1,0 +1,76 @@
+"""Named recipes (presets): a registry of functions from a :class:`DataProfile` to config values.
+
+A preset returns a :class:`Recipe`: dotted config keys (``"optim.lr"``,
+``"objective.policy_options.flip_p"``, ``"batch_size"``) mapped to a value and the reason for it.
+:func:`simclip.recipes.resolve_config` applies it on top of the method's base config and then the
+user's own values (config file, flags, ``--set``) on top of that, so a preset only ever fills in
+what the user left open. ``simclip recipes`` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simclip.recipes.profile import DataProfile
+from simclip.train.config import ConfigError
+
+
+class Recipe(dict):
+    """``{dotted key: (value, reason)}`` in the order the rule decided them."""
+
+    def put(self, key: str, value: Any, why: str = "") -> None:
+        self[key] = (value, why)
+
+    def settings(self) -> dict[str, Any]:
+        """``{dotted key: value}`` without the reasons."""
+        return {key: value for key, (value, _) in self.items()}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe of one method: ``build(profile) -> Recipe``."""
+
+    method: str
+    name: str
+    summary: str
+    build: Callable[[DataProfile], Recipe]
+
+
+_PRESETS: dict[tuple[str, str], Preset] = {}
+METHODS = ("simclr", "clip")
+
+
+def register_preset(method: str, name: str, summary: str) -> Callable[[Callable[[DataProfile], Recipe]],
+                                                                          Callable[[DataProfile], Recipe]]:
+    """Decorator: register ``build(profile) -> Recipe`` as preset ``name`` of ``method``."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+    def register(build: Callable[[DataProfile], Recipe]) -> Callable[[DataProfile], Recipe]:
+        _PRESETS[(method, name)] = Preset(method, name, summary, build)
+        return build
+    return register
+
+
+def list_presets(method: str | None = None) -> list[Preset]:
+    """The registered presets (of ``method``), ``auto`` first, then by name."""
+    _load_builtin()
+    found = [p for p in _PRESETS.values() if method is None or p.method == method]
+    return sorted(found, key=lambda p: (p.method, p.name != "auto", p.name))
+
+
+def get_preset(method: str, name: str) -> Preset:
+    """Preset ``name`` of ``method``; a :class:`ConfigError` lists the valid names."""
+    _load_builtin()
+    if (method, name) not in _PRESETS:
+        names = ", ".join(p.name for p in list_presets(method))
+        raise ConfigError(f"unknown {method} recipe {name!r}; choose from {names} (see 'simclip recipes')")
+    return _PRESETS[(method, name)]
+
+
+def _load_builtin() -> None:
+    # the built-in presets register themselves on import
+    import simclip.recipes.clip_presets  # noqa: F401
+    import simclip.recipes.simclr_presets  # noqa: F401
