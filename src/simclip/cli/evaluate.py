@@ -7,7 +7,7 @@ import json
 
 from simclip.errors import UsageError
 
-PROTOCOLS = ("linear", "knn")
+PROTOCOLS = ("linear", "knn", "finetune")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,9 +16,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "each protocol. linear: L-BFGS logistic regression on standardized "
                                    "features, regularization chosen on a held-out part of the train "
                                    "split (CLIP paper, A.3). knn: weighted kNN, cosine, k=200, "
-                                   "votes exp(s/0.07) (Wu et al. 2018).")
+                                   "votes exp(s/0.07) (Wu et al. 2018). finetune: the whole encoder "
+                                   "and a new linear classifier trained on a class-balanced --labels "
+                                   "subset (Chen et al. 2020b); compare with --random-init.")
     p.add_argument("--run", required=True, help="run folder of 'simclip simclr train' or 'simclip clip train'")
-    p.add_argument("--protocol", default="linear,knn", help="comma-separated: linear,knn")
+    p.add_argument("--protocol", default="linear,knn", help="comma-separated: linear,knn,finetune")
+    p.add_argument("--labels", default="1%", metavar="N%|N",
+                   help="finetune: labelled images, a percentage of the training split (1%%) or a count "
+                        "per class (60); class-balanced and seeded by --seed")
+    p.add_argument("--finetune-steps", type=int, default=1000, metavar="N", help="finetune: AdamW steps (1000)")
+    p.add_argument("--seed", type=int, default=0, help="finetune: seed of the label subset and the training")
     p.add_argument("--data", default=None, help="dataset spec (default: the run's training data)")
     p.add_argument("--knn-k", type=int, default=200, help="knn: neighbours that vote (200)")
     p.add_argument("--knn-temperature", type=float, default=0.07,
@@ -50,9 +57,9 @@ def _encoder(args: argparse.Namespace):
         if args.random_init:
             raise UsageError("--random-init is for SimCLR runs")
         model, cfg = load_clip_run(args.run, device=args.device)
-        return model.encode_image, lambda x: preprocess_tensor(x, model.preprocess_cfg), cfg.data
+        return model, lambda x: preprocess_tensor(x, model.preprocess_cfg), cfg.data
     model, cfg = load_simclr_run(args.run, device=args.device, random_init=args.random_init)
-    return model.encode_image, None, cfg.data
+    return model, None, cfg.data
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -60,14 +67,26 @@ def _run(args: argparse.Namespace) -> int:
     from simclip.eval import evaluate_classification
 
     protocols = parse_protocols(args.protocol)
-    encode, transform, default_spec = _encoder(args)
+    if "finetune" in protocols:
+        from simclip.eval.finetune import parse_labels
+
+        parse_labels(args.labels)  # a bad --labels fails before any work
+    model, transform, default_spec = _encoder(args)
+    encode = model.encode_image
     spec = args.data or default_spec
     train = load_dataset(spec, split="train")
     test = load_dataset(spec, split="test")
-    metrics = evaluate_classification(encode, train, test, protocols=protocols, transform=transform,
+    frozen = tuple(p for p in protocols if p != "finetune")
+    metrics = {} if not frozen else evaluate_classification(encode, train, test, protocols=frozen, transform=transform,
                                       device=args.device, progress=True,
                                       options={"knn": {"k": args.knn_k,
                                                        "temperature": args.knn_temperature}})
+    if "finetune" in protocols:  # last: it changes the model's weights
+        from simclip.eval.finetune import FinetuneConfig, finetune
+
+        config = FinetuneConfig(labels=args.labels, steps=args.finetune_steps, seed=args.seed)
+        metrics.update(finetune(model, encode, train.images, train.labels, test.images, test.labels, config,
+                                transform=transform, device=args.device))
     if args.json:
         print(json.dumps({"run": args.run, "data": spec, "random_init": args.random_init, **metrics},
                          indent=2))
