@@ -19,7 +19,7 @@ from simclip import __version__
 from simclip.cli.errors import clean_warnings, report_error
 from simclip.errors import MissingDependencyError
 
-COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.evaluate", "simclip.cli.zeroshot",
+COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.recipes", "simclip.cli.models", "simclip.cli.evaluate", "simclip.cli.zeroshot",
             "simclip.cli.retrieve", "simclip.cli.augment", "simclip.cli.data", "simclip.cli.demo")
 # (module, extra that provides its dependencies, command names it registers)
 OPTIONAL = (("simclip.serve.commands", "serve", ("index", "serve")),
