@@ -37,10 +37,12 @@ DENSE_MAX_LOGITS = {"rows": 1 << 19, "symmetric": 1 << 16, "dual": 1 << 12}
 # Tile side for block_size=None, by device type. On a CPU, tiles of 1024 x 1024 float32 (4 MB) keep
 # the d=128 products at full matmul throughput while the element-wise passes run from cache; 512
 # measured the same and 2048 10-30% slower on this CPU. On a GPU each tile costs a handful of kernel
-# launches, so small tiles leave it launch-bound: CLIP at N = 65,536, d = 512 on an H200 (float32,
-# forward + backward, ``benchmarks/gpu.py``) took 3.76 s with 1024 (4,096 tiles per pass) and
-# 0.52 s with 4096 (OpenCLIP's dense loss: 0.58 s), for the same peak memory; a 4096 tile takes
-# 64 MB. Device types not listed (mps, xpu, ...) are unmeasured and get the CPU value.
+# launches, so small tiles leave it launch-bound. On an H200 (float32, forward + backward, N = 65,536
+# anchors, ``benchmarks/gpu.py``), tiles of 1024 / 2048 / 4096 / 8192 took 3.13 / 1.19 / 0.50 /
+# 0.45 s for CLIP at d = 512 (OpenCLIP: 0.58 s) and 1.80 / 0.47 / 0.14 / 0.12 s for NT-Xent at
+# d = 128 (lightly: 1.08 s). 4096 (64 MB a tile; 576 MB peak for CLIP) keeps most of the gain;
+# 8192 gains 10% more for 256 MB tiles (823 MB peak). Device types not listed (mps, xpu, ...) are
+# unmeasured and get the CPU value.
 DEFAULT_BLOCK_SIZE = 1024
 DEFAULT_BLOCK_SIZES = {"cpu": DEFAULT_BLOCK_SIZE, "cuda": 4096}
 # Automatic choice (keep_logits=None) for the row/column log-sum-exp core: keep forward's tiles
