@@ -67,16 +67,15 @@ def _run(args: argparse.Namespace) -> int:
     from simclip.recipes import load_clip_model
     from simclip.recipes.clip import tokenizer_for
 
-    if args.image:  # flag mistakes and a bad image before the model loads
+    if args.image:  # flag mistakes before the model loads
         classes = parse_classes(args.classes)
         if args.true is not None and args.true not in classes:
             raise UsageError(f"--true {args.true!r} is not one of --classes")
-        image = load_image(args.image)
     model = load_clip_model(args.run, args.checkpoint, args.device)
     tokenize = tokenizer_for(model)
     encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
     if args.image:
-        return _one_image(args, image, classes, model, tokenize, encode_text)
+        return _one_image(args, load_image(args.image), classes, model, tokenize, encode_text)
     data = load_dataset(args.data, split=args.split)
     if data.labels is None:
         raise UsageError(f"--data {args.data} has no labels to classify into")
