@@ -40,8 +40,15 @@ def test_no_run_length_plans_about_3000_steps():
 
 def test_rgb_32px():
     r = simclr(CIFAR)
-    assert r["model.encoder"] == "small-cnn" and r["objective.view_size"] == 20
+    assert r["model.encoder"] == "small-cnn" and r["objective.view_size"] == 32
     assert r["objective.policy"] == "simclr-cifar" and r["objective.policy_options"]["flip_p"] == 0.5
+    assert r["objective.policy_options"]["jitter_strength"] == 1.0
+
+
+def test_gray_content_stored_as_rgb_is_treated_as_one_channel():
+    r = simclr(DataProfile(**{**CIFAR.__dict__, "gray": True}))
+    assert r["objective.policy"] == "simclr-gray" and r["objective.view_size"] == 20
+    assert r["objective.policy_options"]["flip_p"] == 0.0
 
 
 def test_rgb_224_on_cpu_and_accelerator():
@@ -85,3 +92,20 @@ def test_clip_rule_sizes_the_towers_from_the_data():
                                                        device="cuda", caption_tokens=60)).settings()
     assert big["model"]["name"] == "ViT-B-32" and big["batch_size"] == 1024 and big["optim.lr"] == 5e-4
     assert [context_length(t) for t in (None, 3, 17, 200)] == [16, 16, 24, 77]
+
+
+def test_profile_reads_size_channels_count_statistics_and_gray_content():
+    import torch
+
+    from simclip.data.image_dataset import ImageDataset
+    from simclip.recipes import profile_dataset
+
+    g = torch.Generator().manual_seed(0)
+    gray = torch.randint(0, 256, (50, 1, 24, 24), generator=g, dtype=torch.uint8)
+    as_rgb = ImageDataset(images=gray.expand(-1, 3, -1, -1).contiguous(), labels=None, name="g", split="train")
+    p = profile_dataset(as_rgb, epochs=3)
+    assert (p.channels, p.image_size, p.n_images, p.epochs, p.gray) == (3, 24, 50, 3, True)
+    assert len(p.mean) == 3 and p.mean[0] == p.mean[2]
+    colour = ImageDataset(images=torch.randint(0, 256, (50, 3, 24, 24), generator=g, dtype=torch.uint8),
+                          labels=None, name="c", split="train")
+    assert not profile_dataset(colour).gray

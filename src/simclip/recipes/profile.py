@@ -24,6 +24,8 @@ class DataProfile:
         caption_tokens: for caption data, the 95th percentile of caption lengths in CLIP BPE
             tokens (None for image-only data).
         mean, std: per-channel statistics of the images in [0, 1] (None when not measured).
+        gray: one channel, or colour channels that are equal in every sampled image (grayscale
+            content stored as RGB, as scans often are).
     """
 
     channels: int
@@ -36,6 +38,7 @@ class DataProfile:
     caption_tokens: int | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    gray: bool = False
 
     @property
     def accelerator(self) -> bool:
@@ -45,6 +48,8 @@ class DataProfile:
         run = (f"{self.time_budget:g} s budget" if self.time_budget is not None
                else f"{self.epochs} epochs" if self.epochs is not None else "run length by the rule")
         text = f"{self.n_images:,} images of {self.channels}x{self.image_size}x{self.image_size}"
+        if self.gray and self.channels > 1:
+            text += " (gray content)"
         if self.caption_tokens is not None:
             text += f" (captions up to ~{self.caption_tokens} tokens)"
         return f"{text}, {run}, {self.device}"
@@ -72,7 +77,19 @@ def profile_dataset(dataset: Any, device: str = "cpu", epochs: int | None = None
     mean, std = channel_stats(dataset)
     return DataProfile(channels=int(dataset.channels), image_size=int(dataset.image_size),
                        n_images=len(dataset), device=str(device), epochs=epochs, time_budget=time_budget,
-                       batch_size=batch_size, caption_tokens=tokens, mean=mean, std=std)
+                       batch_size=batch_size, caption_tokens=tokens, mean=mean, std=std,
+                       gray=is_gray(dataset))
+
+
+def is_gray(dataset: Any, sample: int = 2000) -> bool:
+    """One channel, or three that are equal in each of the first ``sample`` images."""
+    if int(dataset.channels) == 1:
+        return True
+    images = getattr(dataset, "images", None)
+    if images is None:
+        images = dataset.to_memory(sample).images
+    x = images[:sample]
+    return int(dataset.channels) == 3 and bool((x[:, 0] == x[:, 1]).all() and (x[:, 1] == x[:, 2]).all())
 
 
 def channel_stats(dataset: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
