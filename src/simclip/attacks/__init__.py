@@ -1,10 +1,19 @@
 """Typographic attacks on zero-shot CLIP (Goh et al. 2021, "Multimodal Neurons"): write text onto
 images (:func:`render_text`), measure how often predictions follow the written word
-(:func:`typographic_attack_eval`) and draw the before/after picture (:func:`attack_figure`)."""
+(:func:`typographic_attack_eval`) and draw the before/after picture (:func:`attack_figure`).
 
-from simclip.attacks.figure import attack_figure, attack_rankings
-from simclip.attacks.render import default_font_path, render_text, text_bbox
-from simclip.attacks.typographic import attack_metrics, choose_attack_labels, typographic_attack_eval
+The names load on first use, so that the command line can register ``simclip attack`` without
+importing torch."""
 
-__all__ = ["attack_figure", "attack_metrics", "attack_rankings", "choose_attack_labels",
-           "default_font_path", "render_text", "text_bbox", "typographic_attack_eval"]
+from importlib import import_module
+
+_EXPORTS = {"attack_figure": "figure", "attack_rankings": "figure", "default_font_path": "render",
+            "render_text": "render", "text_bbox": "render", "attack_metrics": "typographic",
+            "choose_attack_labels": "typographic", "typographic_attack_eval": "typographic"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"simclip.attacks.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'simclip.attacks' has no attribute {name!r}")

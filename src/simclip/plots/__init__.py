@@ -1,9 +1,17 @@
 """PNG figures (matplotlib, Agg backend): training curves, zero-shot top-k bars, the image-text
-similarity matrix and embedding maps."""
+similarity matrix and embedding maps.
 
-from simclip.plots.curves import plot_training_curves
-from simclip.plots.embedding_map import plot_embedding_map
-from simclip.plots.similarity import plot_similarity_matrix
-from simclip.plots.topk import plot_topk_bars
+The names load on first use, so that the command line can register ``simclip plot`` without
+importing torch or matplotlib."""
 
-__all__ = ["plot_embedding_map", "plot_similarity_matrix", "plot_topk_bars", "plot_training_curves"]
+from importlib import import_module
+
+_EXPORTS = {"plot_training_curves": "curves", "plot_embedding_map": "embedding_map",
+            "plot_similarity_matrix": "similarity", "plot_topk_bars": "topk"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"simclip.plots.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'simclip.plots' has no attribute {name!r}")

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-import torch
+from simclip.errors import UsageError
 
-from simclip.plots.embedding_map import METHODS, plot_embedding_map
-from simclip.plots.similarity import plot_similarity_matrix
-from simclip.plots.topk import plot_topk_bars
+METHODS = ("tsne", "pca")  # simclip.plots.embedding_map.METHODS, without importing it to register
 
 
 def _model_and_tokenizer(args: argparse.Namespace):
@@ -23,7 +21,7 @@ def _model_and_tokenizer(args: argparse.Namespace):
     return model, tokenizer_for(model)
 
 
-def _image_features(model, images: torch.Tensor, device: str) -> torch.Tensor:
+def _image_features(model, images, device: str):
     from simclip.clip import preprocess_tensor
     from simclip.eval import extract_features
 
@@ -43,6 +41,8 @@ def cli_plot_similarity(args: argparse.Namespace) -> int:
     text_features = extract_text_features(lambda t: model.encode_text(t, normalize=True), tokenize, captions,
                                           device=args.device)
     image_features = _image_features(model, images, args.device)
+    from simclip.plots.similarity import plot_similarity_matrix
+
     plot_similarity_matrix(image_features, text_features, images, captions, args.out)
     print(f"similarity of {len(captions)} captions and images -> {args.out}")
     return 0
@@ -54,8 +54,10 @@ def cli_plot_embeddings(args: argparse.Namespace) -> int:
     model, _ = _model_and_tokenizer(args)
     data = load_dataset(args.data, split=args.split)
     if data.labels is None:
-        raise ValueError(f"--data {args.data} has no labels to colour the map by")
+        raise UsageError(f"--data {args.data} has no labels to colour the map by")
     features = _image_features(model, data.images[:args.n], args.device)
+    from simclip.plots.embedding_map import plot_embedding_map
+
     plot_embedding_map(features, data.labels[:args.n], data.classes, args.out, method=args.method,
                        seed=args.seed)
     print(f"{args.method} map of {len(features)} {args.data} embeddings -> {args.out}")
@@ -69,9 +71,13 @@ def cli_plot_topk(args: argparse.Namespace) -> int:
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     if args.true is not None and args.true not in classes:
-        raise ValueError(f"--true {args.true!r} is not one of --classes")
+        raise UsageError(f"--true {args.true!r} is not one of --classes")
     model, tokenize = _model_and_tokenizer(args)
     feature = _image_features(model, load_image(args.image)[None], args.device)[0]
+    import torch
+
+    from simclip.plots.topk import plot_topk_bars
+
     with torch.inference_mode():
         classifier = zero_shot_classifier(lambda t: model.encode_text(t, normalize=True), tokenize, classes,
                                           resolve_templates(args.templates, None), args.device)
