@@ -115,3 +115,16 @@ def test_bad_inputs():
         zero_shot_eval(torch.randn(2, 3), torch.tensor([0, 5]), torch.randn(5, 3))
     with pytest.raises(ValueError, match="image_feature must be one vector"):
         rank_labels(torch.randn(2, 3), torch.randn(5, 3))
+
+
+def test_underscores_in_class_names_read_as_spaces():
+    from simclip.eval import zero_shot_classifier
+
+    seen = []
+
+    def tokenize(texts):
+        seen.extend(texts)
+        return torch.zeros(len(texts), 4, dtype=torch.long)
+
+    zero_shot_classifier(lambda t: torch.ones(len(t), 3), tokenize, ["maple_tree", "cat"], ["a photo of a {}."])
+    assert seen == ["a photo of a maple tree.", "a photo of a cat."]

@@ -45,7 +45,7 @@ def zero_shot_classifier(
     Args:
         encode_text: token ids ``[B, L]`` -> embeddings ``[B, E]`` (``model.encode_text``).
         tokenizer: list of strings -> token ids ``[B, L]``.
-        classnames: the ``C`` class names, in label order.
+        classnames: the ``C`` class names, in label order; underscores are read as spaces.
         templates: prompts with one ``{}`` for the class name (see ``get_templates``).
         device: where the token ids are sent.
     """
@@ -56,7 +56,8 @@ def zero_shot_classifier(
         raise ValueError(f"templates must contain '{{}}' for the class name, got {missing[0]!r}")
     rows = []
     for name in classnames:
-        prompts = [template.replace("{}", name) for template in templates]
+        # folder and CIFAR-100 class names use underscores for spaces ("maple_tree")
+        prompts = [template.replace("{}", name.replace("_", " ")) for template in templates]
         embeddings = extract_text_features(encode_text, tokenizer, prompts, len(prompts), device)
         rows.append(F.normalize(F.normalize(embeddings, dim=1).mean(0), dim=0))
     return torch.stack(rows)
