@@ -31,8 +31,8 @@ head              hidden width = the encoder's features, 128-d output
 ================  ==============================================================================
 
 The values for one-channel 28x28 data come from trials on MNIST and the built-in digits; the
-colour branch from the paper and trials on the built-in shapes labelled by shape, where full-size
-views (91.0 vs 81.5 linear) and jitter s 1.0 (97.7 vs 91.0) won. BENCHMARKS.md lists the trials and
+colour branch from the paper and trials on the built-in shapes labelled by shape (full-size views
+and jitter s 1.0 won there). BENCHMARKS.md lists the trials and
 the held-out data sets the rule was then reported on.
 """
 
