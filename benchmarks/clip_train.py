@@ -147,7 +147,7 @@ def main() -> None:
     if params[0] != params[1]:
         raise RuntimeError(f"parameter counts differ: simclip {params[0]}, open_clip {params[1]}")
     sides = step_fns(ours, theirs)
-    for name, (model, optimizer, fn) in sides.items():
+    for model, optimizer, fn in sides.values():
         run_steps(model, optimizer, fn, images, tokens, args.warmup)
     rates: dict[str, list[float]] = {name: [] for name in sides}
     wall_rates: dict[str, list[float]] = {name: [] for name in sides}

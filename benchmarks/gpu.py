@@ -228,7 +228,7 @@ def simclr_case(name: str, source: int, size: int, cifar_stem: bool, policy: str
     fresh_memory(device)
     run, step = simclip_simclr(size, cifar_stem, policy, batch, device)
     run.objective.inputs = lambda b: b  # network, loss and optimiser only
-    out["simclip_network"] = time_steps(step, lambda i: (views,), warmup, steps, batch, device)
+    out["simclip_network"] = time_steps(step, lambda i, v=views: (v,), warmup, steps, batch, device)
     note(f"simclr {name} simclip_network: {out['simclip_network']}")
     del run, step
     fresh_memory(device)
@@ -236,8 +236,9 @@ def simclr_case(name: str, source: int, size: int, cifar_stem: bool, policy: str
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     x0, x1 = ((v - mean) / std for v in views.chunk(2))  # lightly's transform normalises on the CPU
-    out["lightly_network"] = time_steps(lambda b: lightly_step(*b), lambda i: (x0, x1), warmup, steps, batch,
-                                        device)
+    # the names are bound as defaults: the `del` below frees them, which pyflakes reads as unbound
+    out["lightly_network"] = time_steps(lambda b, f=lightly_step: f(*b), lambda i, x=(x0, x1): x,
+                                        warmup, steps, batch, device)
     note(f"simclr {name} lightly_network: {out['lightly_network']}")
     del lightly_step, views, x0, x1
     fresh_memory(device)
@@ -417,8 +418,8 @@ def loss_case(sizes: dict, device: torch.device) -> dict:
            "default_block_size": default_block_size(device), "includes": LOSS_SIDES}
     out["simclip"] = loss_side(lambda i, t, s: clip_loss(i, t, s), n, d, repeats, device)
     for block in sizes["loss_blocks"]:
-        out[f"simclip_block_{block}"] = loss_side(lambda i, t, s: clip_loss(i, t, s, block_size=block),
-                                                  n, d, repeats, device)
+        out[f"simclip_block_{block}"] = loss_side(
+            lambda i, t, s, block=block: clip_loss(i, t, s, block_size=block), n, d, repeats, device)
     if device.type == "cpu" or n * n * 4 < 0.5 * torch.cuda.get_device_properties(device).total_memory:
         out["simclip_keep_logits"] = loss_side(lambda i, t, s: clip_loss(i, t, s, keep_logits=True),
                                                n, d, repeats, device)
@@ -438,8 +439,9 @@ def nt_xent_case(sizes: dict, device: torch.device) -> dict:
            "default_block_size": default_block_size(device), "includes": NT_XENT_SIDES}
     out["simclip"] = loss_side(lambda a, b: nt_xent(a, b, temperature=0.5), n, d, repeats, device, False)
     for block in sizes["loss_blocks"]:
-        out[f"simclip_block_{block}"] = loss_side(lambda a, b: nt_xent(a, b, temperature=0.5, block_size=block),
-                                                  n, d, repeats, device, False)
+        out[f"simclip_block_{block}"] = loss_side(
+            lambda a, b, block=block: nt_xent(a, b, temperature=0.5, block_size=block),
+            n, d, repeats, device, False)
     lightly_loss = NTXentLoss(temperature=0.5)
     out["lightly"] = loss_side(lambda a, b: lightly_loss(a, b), n, d, repeats, device, False)
     fresh_memory(device)

@@ -230,7 +230,8 @@ def _machine_info(threads: int) -> dict:
 def _cases(args: argparse.Namespace) -> list[dict]:
     cases = []
     for n in args.sizes:
-        for loss, impls in (("nt_xent", ("simclip", "lightly")), ("clip", ("simclip", "simclip_recompute", "open_clip"))):
+        for loss, impls in (("nt_xent", ("simclip", "lightly")),
+                            ("clip", ("simclip", "simclip_recompute", "open_clip"))):
             for impl in impls:
                 cases.append({"loss": loss, "impl": impl, "n": n, "dim": args.dim})
     if args.clip_large_n:

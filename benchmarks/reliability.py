@@ -10,8 +10,9 @@ Campaigns (each against real ``python -m simclip.cli`` processes unless said oth
   resumed once (the reference). Each trial takes another copy through ``--faults`` faults, each
   one a resume that is SIGKILLed after a uniform random delay (anywhere from start-up to exit),
   SIGKILLed at a random moment of its training, SIGKILLed the moment a checkpoint file is
-  half-written, or interrupted with SIGINT; then resumes it to the end. After every fault the newest checkpoint must load and be no older than before;
-  at the end the weights must equal the reference bitwise and every step's loss must match.
+  half-written, or interrupted with SIGINT; then resumes it to the end. After every fault the
+  newest checkpoint must load and be no older than before; at the end the weights must equal the
+  reference bitwise and every step's loss must match.
 - early-kill: fresh runs killed before their first checkpoint; ``--resume`` must start over.
 - disk-full: resumes under a file-size limit (RLIMIT_FSIZE) of a few sizes, and in a tmpfs that
   fills up where mounting one is allowed: exit 2, one line, the previous checkpoint intact, and the
@@ -139,7 +140,7 @@ def early_kill_campaign(work: Path, n: int, rng: random.Random) -> dict:
     for i in range(n):
         run = work / f"early{i}"
         proc = h.start(h.train_argv(config, run))
-        h.wait_for(proc, lambda: (run / "config.json").exists())
+        h.wait_for(proc, lambda run=run: (run / "config.json").exists())
         kill = h.kill_after(proc, run, 0 if i % 2 == 0 else rng.uniform(0, 0.3))  # checkpoint 1: ~0.1 s on
         had_checkpoint = bool(list_checkpoints(run))
         done = h.finish(h.start(h.resume_argv(run)))
@@ -351,8 +352,8 @@ def main() -> None:
             t = time.monotonic()
             result[name] = run(work / name)
             result[name]["seconds"] = round(time.monotonic() - t, 1)
-            print(f"{name}: {json.dumps({k: v for k, v in result[name].items() if k not in ('events', 'cases', 'details')})}",
-                  flush=True)
+            summary = {k: v for k, v in result[name].items() if k not in ("events", "cases", "details")}
+            print(f"{name}: {json.dumps(summary)}", flush=True)
             shutil.rmtree(work / name, ignore_errors=True)
     result["summary"] = summarize(result)
     result["lost"] = result["summary"]["lost"]

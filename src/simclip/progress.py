@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 PLAIN_INTERVAL = 10.0  # seconds between two plain lines: a log stays readable, a stall shows
 

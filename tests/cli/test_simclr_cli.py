@@ -82,7 +82,8 @@ def test_eval_prints_table_and_json(tmp_path, capsys):
     (["simclr", "train", "--resume", "/no/run", "--overwrite"], "--overwrite"),
 ])
 def test_bad_input_is_one_clear_line(argv, needle, tmp_path, capsys):
-    argv = argv + (["--out", str(tmp_path / "x"), "--no-progress"] if argv[0] == "simclr" and "--resume" not in argv else [])
+    if argv[0] == "simclr" and "--resume" not in argv:
+        argv = argv + ["--out", str(tmp_path / "x"), "--no-progress"]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
@@ -157,7 +158,8 @@ def test_defaults_resolve_the_auto_recipe(tmp_path, capsys):
     (["--view-size", "100"], "view_size"),
 ])
 def test_bad_recipe_values_name_the_field(argv, needle, tmp_path, capsys):
-    argv = ["simclr", "train", "--data", "digits", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "x")] + argv
+    argv = ["simclr", "train", "--data", "digits", "--epochs", "1", "--no-progress",
+            "--out", str(tmp_path / "x")] + argv
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err

@@ -23,7 +23,7 @@ def test_image_dataset_properties_and_checks():
     with pytest.raises(ValueError, match=r"labels must lie in 0..1"):
         ImageDataset(images(), torch.tensor([0, 1, 2, 0]), ["x", "y"], "toy", "train")
     with pytest.raises(ValueError, match="not square"):
-        ImageDataset(images(h=4), None, [], "toy", "train").image_size
+        _ = ImageDataset(images(h=4), None, [], "toy", "train").image_size
 
 
 def test_caption_dataset_checks():

@@ -83,8 +83,8 @@ def test_caption_dataset_labellings():
     assert by_colour.classes[0] == "red shape" and torch.equal(by_colour.labels, scenes.color)
     pairs = load_dataset("shapes?n=400&seed=1&label=pair", "test")
     assert pairs.num_classes == 30
-    assert all(pairs.classes[l] == f"{COLOR_NAMES[c]} {SHAPES[s]}"
-               for l, s, c in zip(pairs.labels.tolist(), scenes.shape.tolist(), scenes.color.tolist()))
+    assert all(pairs.classes[label] == f"{COLOR_NAMES[c]} {SHAPES[s]}"
+               for label, s, c in zip(pairs.labels.tolist(), scenes.shape.tolist(), scenes.color.tolist()))
     assert load_dataset("shapes?label=position&n=10").classes[0] == "shape on the left"
     assert load_dataset("shapes", "test", image_size=48).images.shape == (1000, 3, 48, 48)
 

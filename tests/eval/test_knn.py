@@ -76,7 +76,8 @@ def test_class_without_votes_is_not_a_top5_hit():
     # Neighbours only ever come from classes 0 and 1; a query labelled 2 must miss even though
     # classes 2..9 tie for third place.
     train = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    result = knn_classify(train, torch.tensor([0, 1]), torch.tensor([[1.0, 0.2]]), torch.tensor([2]), k=2, num_classes=10)
+    result = knn_classify(train, torch.tensor([0, 1]), torch.tensor([[1.0, 0.2]]), torch.tensor([2]), k=2,
+                          num_classes=10)
     assert result == {"knn_top1": 0.0, "knn_top5": 0.0}
 
 

@@ -8,7 +8,8 @@ def test_imagenet_has_the_80_clip_prompts():
     assert len(templates) == 80 == len(set(templates))
     assert templates[:2] == ["a bad photo of a {}.", "a photo of many {}."]
     assert templates[-1] == "a tattoo of the {}."
-    for expected in ("a photo of a {}.", "itap of my {}.", "a {} in a video game.", "a jpeg corrupted photo of the {}."):
+    for expected in ("a photo of a {}.", "itap of my {}.", "a {} in a video game.",
+                     "a jpeg corrupted photo of the {}."):
         assert expected in templates
 
 

@@ -102,7 +102,8 @@ def test_profile_reads_size_channels_count_statistics_and_gray_content():
 
     g = torch.Generator().manual_seed(0)
     gray = torch.randint(0, 256, (50, 1, 24, 24), generator=g, dtype=torch.uint8)
-    as_rgb = ImageDataset(images=gray.expand(-1, 3, -1, -1).contiguous(), labels=None, classes=[], name="g", split="train")
+    as_rgb = ImageDataset(images=gray.expand(-1, 3, -1, -1).contiguous(), labels=None, classes=[], name="g",
+                          split="train")
     p = profile_dataset(as_rgb, epochs=3)
     assert (p.channels, p.image_size, p.n_images, p.epochs, p.gray) == (3, 24, 50, 3, True)
     assert len(p.mean) == 3 and p.mean[0] == p.mean[2]

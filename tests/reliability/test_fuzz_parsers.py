@@ -81,6 +81,11 @@ def caption_folder(tmp_path_factory):
     return folder
 
 
+def _quoted(value) -> str:
+    """Python's repr with double quotes: JSON-like, and often not quite JSON (the point)."""
+    return repr(value).replace("'", '"')
+
+
 def _caption_bytes():
     """Mostly CSV/JSONL-shaped text that names existing and missing images, plus raw bytes."""
     names = st.sampled_from(["img/0.png", "img/1.png", "img/notes.png", "nope.png", "", "img",
@@ -89,7 +94,7 @@ def _caption_bytes():
     csv_row = st.tuples(names, caption).map(lambda r: f"{r[0]},{r[1]}")
     csv = st.lists(csv_row, max_size=5).map(lambda rows: "\n".join(["image,caption", *rows]))
     json_row = st.tuples(names, caption | st.lists(caption, max_size=2)).map(
-        lambda r: '{"image": %s, "caption": %s}' % (repr(r[0]).replace("'", '"'), repr(r[1]).replace("'", '"')))
+        lambda r: f'{{"image": {_quoted(r[0])}, "caption": {_quoted(r[1])}}}')
     jsonl = st.lists(json_row | st.text(max_size=20), max_size=5).map("\n".join)
     return (csv | jsonl).map(lambda t: t.encode("utf-8", "surrogatepass")) | st.binary(max_size=200)
 

@@ -6,7 +6,7 @@ on any device. Ops compute in ``float32`` and return values in ``[0, 1]``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

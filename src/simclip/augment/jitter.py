@@ -8,7 +8,8 @@ converts the image to grayscale. Here the order is drawn independently for every
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor

@@ -13,14 +13,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from simclip import __version__
 from simclip.cli.errors import clean_warnings, report_error
 from simclip.errors import MissingDependencyError
 
-COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.recipes", "simclip.cli.models", "simclip.cli.evaluate", "simclip.cli.zeroshot",
-            "simclip.cli.retrieve", "simclip.cli.augment", "simclip.cli.data", "simclip.cli.demo")
+COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.recipes", "simclip.cli.models",
+            "simclip.cli.evaluate", "simclip.cli.zeroshot", "simclip.cli.retrieve", "simclip.cli.augment",
+            "simclip.cli.data", "simclip.cli.demo")
 # (module, extra that provides its dependencies, command names it registers)
 OPTIONAL = (("simclip.serve.commands", "serve", ("index", "serve")),
             ("simclip.attacks.commands", "all", ("attack",)),

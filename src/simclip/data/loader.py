@@ -23,7 +23,7 @@ from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.shards.stream import stream_batches
 from simclip.data.shards.webdataset import ShardedDataset
-from simclip.data.steps import check_positive, steps_per_epoch
+from simclip.data.steps import steps_per_epoch
 
 # Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
 _ORDER_STREAM, _CAPTION_STREAM = 0, 1
@@ -64,7 +64,8 @@ def _slices(order: Tensor, global_batch: int, start: int, steps: int, rank: int,
 
 def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset, batch_size: int, *,
             shuffle: bool = True, seed: int = 0, epoch: int = 0, start: int = 0,
-            drop_last: bool = True, rank: int = 0, world_size: int = 1) -> Iterator[tuple[Tensor, Tensor | None] | tuple[Tensor, list[str]]]:
+            drop_last: bool = True, rank: int = 0, world_size: int = 1,
+            ) -> Iterator[tuple[Tensor, Tensor | None] | tuple[Tensor, list[str]]]:
     """Yield this rank's batches of one epoch, from batch ``start`` on (see the module doc).
 
     For an ``ImageDataset``: ``(images uint8 [B, C, H, W], labels int64 [B] or None)``.

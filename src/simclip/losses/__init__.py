@@ -12,10 +12,11 @@
 The softmax losses share one core (``reductions.py``): the log-sum-exp over the candidates of a
 scaled product matrix, computed densely for small problems and otherwise in tiles by custom
 autograd Functions that never hold the full N x M matrix (``block_size`` controls it; None picks
-dense or tiled by size, and the tile by device; ``keep_logits`` trades N x M memory for one matrix product fewer in backward, and
-a :class:`LogitWorkspace` keeps that memory from step to step). :func:`all_gather_with_grad` (``gather.py``) is the only collective code; with
-``distributed=True`` each rank computes the loss of its own anchors against all gathered
-candidates, scaled so that DDP's gradient averaging reproduces the single-process gradient.
+dense or tiled by size, and the tile by device; ``keep_logits`` trades N x M memory for one matrix
+product fewer in backward, and a :class:`LogitWorkspace` keeps that memory from step to step).
+:func:`all_gather_with_grad` (``gather.py``) is the only collective code; with ``distributed=True``
+each rank computes the loss of its own anchors against all gathered candidates, scaled so that DDP's
+gradient averaging reproduces the single-process gradient.
 """
 
 from simclip.losses.clip import CLIPLoss, clip_loss

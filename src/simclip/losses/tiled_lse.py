@@ -214,8 +214,9 @@ class TiledLogSumExp(torch.autograd.Function):
 
     ``keep=True`` stores forward's exponentiated tiles (N * M elements; in ``workspace`` when given,
     reused from call to call) for backward, which then needs two matrix products per tile
-    instead of three and no exponential; ``keep=False`` holds only O((N + M) d). The kept tiles are used up by the first backward; another backward through
-    the same graph (``retain_graph=True``) recomputes them.
+    instead of three and no exponential; ``keep=False`` holds only O((N + M) d). The kept tiles are
+    used up by the first backward; another backward through the same graph (``retain_graph=True``)
+    recomputes them.
     """
 
     @staticmethod

@@ -5,7 +5,7 @@ Every encoder maps images ``[B, C, H, W]`` to features ``[B, F]`` and exposes ``
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 

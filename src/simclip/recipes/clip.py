@@ -4,7 +4,8 @@ with zero-shot and retrieval evaluation on the test split."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -28,8 +29,9 @@ LOCK_KEYS = ("lock_image", "lock_text")  # model options applied after the model
 
 
 def clip_config(**overrides: Any) -> TrainConfig:
-    """A bare CLIP TrainConfig (no recipe applied; see :func:`simclip.recipes.resolve_config`): AdamW (beta2 0.98, eps 1e-6, weight decay 0.2 on weights
-    only), lr 5e-4 without batch scaling, warm-up then cosine decay (Radford et al. 2021, Table 19)."""
+    """A bare CLIP TrainConfig (no recipe applied; see :func:`simclip.recipes.resolve_config`): AdamW
+    (beta2 0.98, eps 1e-6, weight decay 0.2 on weights only), lr 5e-4 without batch scaling, warm-up
+    then cosine decay (Radford et al. 2021, Table 19)."""
     cfg = TrainConfig(method="clip", out="runs/clip", data="shapes", model={"name": "tiny-vit"},
                       optim=OptimConfig(name="adamw", lr=5e-4, lr_scaling="none", weight_decay=0.2,
                                         betas=(0.9, 0.98), eps=1e-6, warmup_fraction=0.1),

@@ -13,7 +13,7 @@ from simclip.augment import create_policy
 from simclip.data import load_dataset
 from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate_classification
 from simclip.models import SimCLRModel, SimCLRModelConfig
-from simclip.train import OptimConfig, SimCLRObjective, TrainConfig, train
+from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError, check_protocols, read_run_config
 from simclip.train.distributed import setup as setup_distributed

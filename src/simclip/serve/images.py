@@ -64,7 +64,8 @@ def resolve_image_files(root: str | Path, items: Iterable[str | Path]) -> list[s
     """Relative ids of ``items`` (folders are walked, files taken as they are) under ``root``.
 
     Raises :class:`~simclip.errors.UsageError` (a ``ValueError``) naming an item that lies outside
-    ``root`` or is not an image file, and ``FileNotFoundError`` for a missing one: an index's ids are paths relative to its image root.
+    ``root`` or is not an image file, and ``FileNotFoundError`` for a missing one: an index's ids are
+    paths relative to its image root.
     """
     root = Path(root).resolve()
     ids: list[str] = []

@@ -117,7 +117,7 @@ class TrainConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"a config must be a JSON object of fields, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
@@ -138,7 +138,7 @@ class TrainConfig:
         return cls(optim=OptimConfig(**optim), **d)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8-sig")))

@@ -144,7 +144,8 @@ def slot_batches(plan: EpochPlan, worker: int, workers: int) -> Iterator[tuple]:
             bad.append(message)
             bad_run += 1
             if bad_run > sum(plan.counts) + plan.buffer:  # a whole pass without a usable sample
-                raise ShardError(f"no usable sample in a whole pass over the shards; last: {message}")
+                raise ShardError(
+                    f"no usable sample in a whole pass over the shards; last: {message}") from None
             continue
         bad_run = 0
         targets.append(target)
@@ -199,7 +200,8 @@ def _slot_samples(plan: EpochPlan, slot: int, slots: int) -> Iterator[RawSample]
 def _checked(plan: EpochPlan, shard: int) -> Iterator[RawSample]:
     """The samples of shard ``shard``; raises if it holds other than the indexed count."""
     count = 0
-    for count, sample in enumerate(read_samples(plan.shards[shard]), 1):
+    for sample in read_samples(plan.shards[shard]):
+        count += 1
         yield sample
     if count != plan.counts[shard]:
         raise ShardError(f"{plan.shards[shard]}: holds {count} samples, but the index says "

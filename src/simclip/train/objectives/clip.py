@@ -4,7 +4,8 @@ sigmoid loss (Zhai et al. 2023)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
