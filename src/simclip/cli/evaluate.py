@@ -64,7 +64,7 @@ def _encoder(args: argparse.Namespace):
 
 def _run(args: argparse.Namespace) -> int:
     from simclip.data import load_dataset
-    from simclip.eval import evaluate_classification
+    from simclip.eval import evaluate
 
     protocols = parse_protocols(args.protocol)
     if "finetune" in protocols:
@@ -77,14 +77,16 @@ def _run(args: argparse.Namespace) -> int:
     train = load_dataset(spec, split="train")
     test = load_dataset(spec, split="test")
     frozen = tuple(p for p in protocols if p != "finetune")
-    metrics = {} if not frozen else evaluate_classification(encode, train, test, protocols=frozen, transform=transform,
-                                      device=args.device, progress=True,
-                                      options={"knn": {"k": args.knn_k,
-                                                       "temperature": args.knn_temperature}})
+    options = {"knn": {"k": args.knn_k, "temperature": args.knn_temperature}} if "knn" in frozen else {}
+    metrics = {} if not frozen else evaluate(model, frozen, train=train, test=test, transform=transform,
+                                             device=args.device, progress=True, options=options)
     if "finetune" in protocols:  # last: it changes the model's weights
         from simclip.eval.finetune import FinetuneConfig, finetune
 
-        config = FinetuneConfig(labels=args.labels, steps=args.finetune_steps, seed=args.seed)
+        # a pretrained encoder starts with a fitted linear probe (LP-FT); random features give a
+        # probe nothing to start from, and the from-scratch baseline trains best without one
+        config = FinetuneConfig(labels=args.labels, steps=args.finetune_steps, seed=args.seed,
+                                probe_init=not args.random_init)
         metrics.update(finetune(model, encode, train.images, train.labels, test.images, test.labels, config,
                                 transform=transform, device=args.device))
     if args.json:
