@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.simclip-installed
 # elsewhere pip takes any release that pyproject's ranges allow.
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test bench install clean
+.PHONY: demo test lint bench install clean
 
 install: $(STAMP)
 
@@ -23,7 +23,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/simclip demo --out demo-out
 
-test: $(STAMP)
+# lint: ruff's rules (pyproject.toml) over all the code; `make test` runs it first, so CI enforces it.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
