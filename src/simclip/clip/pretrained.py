@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from simclip.errors import MissingDependencyError
+
 _OPENAI = "https://openaipublic.azureedge.net/clip/models/{}/{}.pt"
 _OPENAI_SHA256 = {
     "RN50": "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762",
@@ -52,7 +54,8 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SIMCLIP_CACHE", Path.home() / ".cache" / "simclip"))
 
 
-def download_pretrained(source, pretrained: str | None, cache_dir=None) -> tuple[Path, bool | None]:
+def download_pretrained(source: str, pretrained: str | None,
+                        cache_dir: str | Path | None = None) -> tuple[Path, bool | None]:
     """Local path of the released weights (downloading them once) and the activation they need
     (``True``: QuickGELU; ``None``: the files themselves say)."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -98,7 +101,8 @@ def _from_hf_hub(repo: str, cache: Path) -> Path:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise ImportError("loading 'hf-hub:' weights needs the huggingface_hub package") from None
+        raise MissingDependencyError("weights from the Hugging Face Hub need the huggingface_hub package: "
+                                     "pip install 'simclip[hub]'") from None
     folder = cache / "hf"
     errors = []
     try:
