@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/simclip demo --out demo-out
 
-# lint: ruff's rules (pyproject.toml) over all the code; `make test` runs it first, so CI enforces it.
+# lint: ruff's rules over all the code, and mypy (both set in pyproject.toml); `make test` runs it
+# first, so CI enforces both (mypy ~40 s with a cold cache, ~2 s warm).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile

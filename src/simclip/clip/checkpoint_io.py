@@ -19,9 +19,13 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from simclip.clip.config import CLIPConfig
+    from simclip.clip.model import CLIP
 
 OPENAI_METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
 WRAPPER_KEYS = ("state_dict", "model")
@@ -122,12 +126,12 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
         raise ValueError(f"checkpoint file {path}: its {CONFIG_KEY!r} metadata is not JSON: {err}") from None
 
 
-def checkpoint_metadata(config) -> dict[str, str]:
+def checkpoint_metadata(config: CLIPConfig) -> dict[str, str]:
     """Safetensors metadata that makes a weights file self-describing: ``{"clip_config": json}``."""
     return {CONFIG_KEY: json.dumps(config.to_dict())}
 
 
-def save(model, path: str | Path) -> Path:
+def save(model: CLIP, path: str | Path) -> Path:
     """Write ``model`` (a :class:`~simclip.clip.CLIP`) with its config so ``load(path)`` rebuilds it
     exactly: ``.safetensors`` (config in the metadata) or any other suffix (``torch.save`` of
     ``{"clip_config": ..., "state_dict": ...}``)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -236,6 +236,9 @@ def _check_fields(cls: type, data: dict[str, Any], where: str) -> None:
         raise ValueError(f"unknown field(s) {unknown} in {where}; known: {sorted(known)}")
 
 
-def _from_dict(cls: type, data: dict[str, Any], where: str):
+_T = TypeVar("_T")
+
+
+def _from_dict(cls: type[_T], data: dict[str, Any], where: str) -> _T:
     _check_fields(cls, data, where)
     return cls(**data)

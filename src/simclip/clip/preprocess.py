@@ -8,6 +8,7 @@ resizes both sides to ``S`` instead (no crop).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torchvision.transforms.functional as TF
@@ -19,9 +20,10 @@ from simclip.clip.config import PreprocessConfig
 _MODES = {"bicubic": InterpolationMode.BICUBIC, "bilinear": InterpolationMode.BILINEAR,
           "nearest": InterpolationMode.NEAREST}
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as PIL's "L" conversion
+_Img = TypeVar("_Img", torch.Tensor, Image.Image)
 
 
-def _resize_and_crop(image, cfg: PreprocessConfig):
+def _resize_and_crop(image: _Img, cfg: PreprocessConfig) -> _Img:
     size = cfg.image_size
     if cfg.resize_mode == "squash":
         return TF.resize(image, [size, size], interpolation=_MODES[cfg.interpolation], antialias=True)

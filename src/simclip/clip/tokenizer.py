@@ -7,12 +7,16 @@ reads 16 tokens, and a run that learned its vocabulary from its captions reads o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from simclip.clip.config import CLIPConfig
 from simclip.clip.factory import get_model_config
 from simclip.clip.model import CLIP
+
+if TYPE_CHECKING:
+    from simclip.text import Tokenizer
 
 
 def get_tokenizer(model: CLIP | CLIPConfig | str) -> Callable[[Sequence[str]], torch.Tensor]:
@@ -48,7 +52,7 @@ def get_tokenizer(model: CLIP | CLIPConfig | str) -> Callable[[Sequence[str]], t
     return _clip_bpe(model.config)
 
 
-def _clip_bpe(config: CLIPConfig):
+def _clip_bpe(config: CLIPConfig) -> Tokenizer:
     from simclip.text import Tokenizer
 
     tokenizer = Tokenizer(context_length=config.text.context_length)
@@ -67,7 +71,7 @@ class FixedLength:
     """A tokenizer whose rows default to ``context_length`` tokens; otherwise the tokenizer itself
     (``vocab_size``, ``encode``, ``decode``, ...)."""
 
-    def __init__(self, tokenizer, context_length: int) -> None:
+    def __init__(self, tokenizer: Any, context_length: int) -> None:
         self.tokenizer = tokenizer
         self.context_length = context_length
 

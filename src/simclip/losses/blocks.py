@@ -59,9 +59,9 @@ def tile_logits(
     pass over every tile, and no scaled copy of the whole ``q``); one bias rides along in the
     product's accumulate step for free.
     """
-    if col_bias is None and row_bias is None:
-        return torch.mm(q_rows, k_cols.T, out=out)
     if row_bias is None:
+        if col_bias is None:
+            return torch.mm(q_rows, k_cols.T, out=out)
         return torch.addmm(col_bias, q_rows, k_cols.T, out=out)
     torch.addmm(row_bias.unsqueeze(1), q_rows, k_cols.T, out=out)
     return out if col_bias is None else out.add_(col_bias)

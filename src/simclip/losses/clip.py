@@ -66,9 +66,11 @@ def clip_loss(
     positive = (image * text).sum(1).mean() * scale
     rank, world = rank_and_world() if distributed else (0, 1)
     if world == 1:
-        lse_image, lse_text = row_col_logsumexp(
+        lse_image, both = row_col_logsumexp(
             image, text, scale, cols=True, block_size=block_size, keep_logits=keep_logits, workspace=workspace
         )
+        assert both is not None  # cols=True: the column log-sum-exp, here the text side
+        lse_text = both
     else:
         # one collective for both modalities; each rank scores its own rows in both directions
         gathered = all_gather_with_grad(torch.cat([image, text], 1))

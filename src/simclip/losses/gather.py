@@ -16,6 +16,8 @@ anchors -- the lightly issue #1528.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import Tensor
@@ -46,7 +48,7 @@ def _check_same_shape_everywhere(x: Tensor, world: int) -> None:
 
 class _AllGatherWithGrad(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor) -> Tensor:
         rank, world = rank_and_world()
         _check_same_shape_everywhere(x, world)
         parts = [torch.empty_like(x) for _ in range(world)]
@@ -55,7 +57,7 @@ class _AllGatherWithGrad(torch.autograd.Function):
         return torch.cat(parts, 0)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         # Every rank's loss depends on every rank's x through the gathered columns: sum them all.
         total = grad.clone(memory_format=torch.contiguous_format)
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
@@ -75,4 +77,5 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
         raise ValueError("x must have at least one dimension to gather along")
     if rank_and_world()[1] == 1:
         return x
-    return _AllGatherWithGrad.apply(x)
+    gathered: Tensor = _AllGatherWithGrad.apply(x)
+    return gathered

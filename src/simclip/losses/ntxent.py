@@ -43,7 +43,7 @@ def _views_and_temperature(args: tuple, temperature: float | None) -> tuple[Tens
     if rest and not isinstance(rest[-1], Tensor):  # nt_xent(views, 0.5): the temperature by position
         if temperature is not None:
             raise TypeError("nt_xent got the temperature twice: by position and as temperature=")
-        *rest, temperature = rest
+        rest, temperature = rest[:-1], rest[-1]
     if rest:  # nt_xent(z1, z2, ...): separate views
         views = (views, *rest)
     return views, 0.5 if temperature is None else temperature
@@ -95,8 +95,8 @@ def nt_xent(
     Returns:
         0-dim loss in float32 (float64 if the input is float64).
     """
-    views, temperature = _views_and_temperature(views, temperature)
-    stacked = _stack_views(views)
+    given, temperature = _views_and_temperature(views, temperature)
+    stacked = _stack_views(given)
     temperature = check_positive("temperature", temperature)
     block_size = check_block_size(block_size)
     n_views, n, dim = stacked.shape

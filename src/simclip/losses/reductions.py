@@ -121,7 +121,8 @@ def symmetric_logsumexp(z: Tensor, scale: Tensor, *, block_size: int | None = No
     tile = resolve_block_size(block_size, z.shape[0], z.shape[0], "symmetric", z.device)
     with torch.autocast(z.device.type, enabled=False):
         if tile is not None:
-            return TiledSymmetricLogSumExp.apply(z, scale, tile)
+            lse: Tensor = TiledSymmetricLogSumExp.apply(z, scale, tile)
+            return lse
         logits = torch.mm(z, z.T) * scale
     eye = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
     return torch.logsumexp(logits.masked_fill(eye, float("-inf")), 1)
@@ -134,7 +135,8 @@ def softplus_sum(
     tile = resolve_block_size(block_size, q.shape[0], k.shape[0], "rows", q.device)
     with torch.autocast(q.device.type, enabled=False):
         if tile is not None:
-            return TiledSoftplusSum.apply(q, k, scale, col_bias, tile)
+            total: Tensor = TiledSoftplusSum.apply(q, k, scale, col_bias, tile)
+            return total
         logits = torch.mm(q, k.T) * scale
     if col_bias is not None:
         logits = logits + col_bias

@@ -25,6 +25,8 @@ checks (tiles whose values spread over more than ~55 nats, e.g. unit vectors wit
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -70,7 +72,8 @@ class _Tiles:
         return self.flat[start : start + height * width].view(height, width)
 
 
-def _exact_statistics(q, k, scale, col_bias, exclude, with_cols, block_size) -> tuple[Tensor, Tensor | None]:
+def _exact_statistics(q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None, exclude: Tensor | None,
+                      with_cols: bool, block_size: int) -> tuple[Tensor, Tensor | None]:
     """Row/column log-sum-exp with one exponential per direction: no range assumption."""
     unit = scale * LOG2E
     bias_tile = None if col_bias is None else col_bias * LOG2E
@@ -91,7 +94,9 @@ def _exact_statistics(q, k, scale, col_bias, exclude, with_cols, block_size) -> 
     return rows_lse.result(), None if cols_lse is None else cols_lse.result()
 
 
-def _forward_statistics(q, k, scale, col_bias, exclude, with_cols, block_size, tiles: _Tiles):
+def _forward_statistics(q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None, exclude: Tensor | None,
+                        with_cols: bool, block_size: int, tiles: _Tiles
+                        ) -> tuple[Tensor, Tensor | None, Tensor, bool]:
     """(row_lse, col_lse or None, row maxima [column blocks, N], columns_ok) in one exp per element.
 
     Leaves E = 2^(S - r) in ``tiles`` (kept ones survive for backward).
@@ -124,8 +129,10 @@ def _forward_statistics(q, k, scale, col_bias, exclude, with_cols, block_size, t
     return rows_lse.result(), col_lse, row_shift, not bool(too_small)
 
 
-def _factored_gradients(q, k, scale, col_bias, exclude, block_size, tiles, row_shift, row_lse, col_lse,
-                        grad_rows, grad_cols) -> tuple[Tensor, Tensor, Tensor, Tensor | None] | None:
+def _factored_gradients(q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None, exclude: Tensor | None,
+                        block_size: int, tiles: _Tiles, row_shift: Tensor, row_lse: Tensor,
+                        col_lse: Tensor | None, grad_rows: Tensor, grad_cols: Tensor | None,
+                        ) -> tuple[Tensor, Tensor, Tensor, Tensor | None] | None:
     """dq, dk, dscale, dcol_bias with G = a_i E_ij (b_i + c_j) (see the module docstring), or None
     when the exponents span too wide a range for the factorisation. Rows only, G = E_ij a_i b_i
     is a row scaling with no range limit."""
@@ -146,7 +153,10 @@ def _factored_gradients(q, k, scale, col_bias, exclude, block_size, tiles, row_s
         return torch.where(torch.isfinite(lse), grad * (reference - lse).exp2(), torch.zeros_like(lse))
 
     b = weights(lse_rows, grad_rows) if lse_cols is not None else None
-    c = None if lse_cols is None else weights(lse_cols, grad_cols)
+    c = None
+    if lse_cols is not None:
+        assert grad_cols is not None  # autograd passes one gradient per output
+        c = weights(lse_cols, grad_cols)
     unit = scale * LOG2E
     bias_tile = None if col_bias is None else col_bias * LOG2E
     gk, gq = torch.zeros_like(q), torch.zeros_like(k)  # G @ k and G.T @ q
@@ -161,6 +171,7 @@ def _factored_gradients(q, k, scale, col_bias, exclude, block_size, tiles, row_s
                 exps = tiles.tile(rows, cols)
             else:
                 bias = None if bias_tile is None else bias_tile[cols]
+                assert q_rows is not None  # computed whenever the tiles are not kept
                 exps = tile_logits(q_rows, k[cols], tiles.tile(rows, cols), bias, -shift)
                 if exclude is not None:
                     mask_columns(exps, exclude[rows], cols.start)
@@ -169,6 +180,7 @@ def _factored_gradients(q, k, scale, col_bias, exclude, block_size, tiles, row_s
                 lse = lse_rows[rows]
                 row_factor = torch.where(torch.isfinite(lse), grad_rows[rows] * (shift - lse).exp2(), 0.0)
             else:
+                assert b is not None and scratch is not None  # both set with c
                 row_factor = (shift - reference).exp2()
                 exps.mul_(torch.add(b[rows].unsqueeze(1), c[cols].unsqueeze(0), out=scratch.tile(*exps.shape)))
             gk[rows].addcmul_(row_factor.unsqueeze(1), exps @ k[cols])
@@ -180,7 +192,9 @@ def _factored_gradients(q, k, scale, col_bias, exclude, block_size, tiles, row_s
     return gk.mul_(scale), gq.mul_(scale), dscale, dbias
 
 
-def _exact_gradients(q, k, scale, col_bias, exclude, block_size, row_lse, col_lse, grad_rows, grad_cols):
+def _exact_gradients(q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None, exclude: Tensor | None,
+                     block_size: int, row_lse: Tensor, col_lse: Tensor | None, grad_rows: Tensor,
+                     grad_cols: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """dq, dk, dscale, dcol_bias recomputing each tile, two exponentials per element: no range limit."""
     row_shift, row_weight = tile_shift(row_lse, grad_rows)
     if col_lse is None:
@@ -192,6 +206,7 @@ def _exact_gradients(q, k, scale, col_bias, exclude, block_size, row_lse, col_ls
         return product_gradients(
             q, k, scale, col_bias, exclude, block_size, tile_gradient, row_bias=-row_shift, tile_factor=LOG2E
         )
+    assert grad_cols is not None  # autograd passes one gradient per output
     col_shift, col_weight = tile_shift(col_lse, grad_cols)
 
     def dual_tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:
@@ -220,23 +235,26 @@ class TiledLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, scale, col_bias, exclude, with_cols: bool, block_size: int, keep: bool = False,  # type: ignore[override]
-                workspace: LogitWorkspace | None = None):
+    def forward(ctx: Any, q: Tensor, k: Tensor, scale: Tensor, col_bias: Tensor | None,
+                exclude: Tensor | None, with_cols: bool, block_size: int, keep: bool = False,
+                workspace: LogitWorkspace | None = None) -> Tensor | tuple[Tensor, Tensor | None]:
         tiles = _Tiles(q.shape[0], k.shape[0], block_size, q, keep, workspace)
-        row_lse, col_lse, row_shift, columns_ok = _forward_statistics(
+        row_lse, col_lse, shift, columns_ok = _forward_statistics(
             q, k, scale, col_bias, exclude, with_cols, block_size, tiles
         )
+        row_shift: Tensor | None = shift
         if not columns_ok:  # a column sum may have underflowed: recompute both directions exactly
             row_lse, col_lse = _exact_statistics(q, k, scale, col_bias, exclude, with_cols, block_size)
-            row_shift, tiles = None, None
+            row_shift = None
         ctx.save_for_backward(q, k, scale, col_bias, exclude, row_lse, col_lse, row_shift)
         ctx.block_size = block_size
-        ctx.tiles = tiles if keep else None
+        ctx.tiles = tiles if keep and columns_ok else None
         return (row_lse, col_lse) if with_cols else row_lse
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_rows, grad_cols=None):  # type: ignore[override]
+    def backward(ctx: Any, grad_rows: Tensor,
+                 grad_cols: Tensor | None = None) -> tuple[Tensor | None, ...]:
         q, k, scale, col_bias, exclude, row_lse, col_lse, row_shift = ctx.saved_tensors
         tiles, ctx.tiles = ctx.tiles, None  # backward overwrites kept tiles: use them once
         grads = None

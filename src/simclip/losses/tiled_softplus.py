@@ -7,6 +7,8 @@ and uses d softplus(x) / dx = sigmoid(x).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -19,7 +21,8 @@ class TiledSoftplusSum(torch.autograd.Function):
     """sum_ij softplus(scale * q_i . k_j + col_bias_j) as a 0-dim tensor, in tiles of block_size."""
 
     @staticmethod
-    def forward(ctx, q, k, scale, col_bias, block_size: int):  # type: ignore[override]
+    def forward(ctx: Any, q: Tensor, k: Tensor, scale: Tensor,
+                col_bias: Tensor | None, block_size: int) -> Tensor:
         total = torch.zeros((), dtype=q.dtype, device=q.device)
         main = TileBuffer(min(block_size, q.shape[0]), min(block_size, k.shape[0]), q)
         for rows in spans(q.shape[0], block_size):
@@ -35,7 +38,7 @@ class TiledSoftplusSum(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         q, k, scale, col_bias = ctx.saved_tensors
 
         def tile_gradient(tile: Tensor, rows: slice, cols: slice, scratch: Tensor) -> Tensor:

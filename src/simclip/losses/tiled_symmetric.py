@@ -8,6 +8,8 @@ work of both passes compared with treating z and z.T as unrelated matrices.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -49,7 +51,7 @@ class TiledSymmetricLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, scale, block_size: int):  # type: ignore[override]
+    def forward(ctx: Any, z: Tensor, scale: Tensor, block_size: int) -> Tensor:
         lse = _forward_statistics(z, scale, block_size)
         ctx.save_for_backward(z, scale, lse)
         ctx.block_size = block_size
@@ -57,7 +59,7 @@ class TiledSymmetricLogSumExp(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         z, scale, lse = ctx.saved_tensors
         shift, weight = tile_shift(lse, grad)
         unit = scale * LOG2E

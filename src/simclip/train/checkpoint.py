@@ -34,7 +34,7 @@ class CheckpointError(SimclipError, RuntimeError):
     """No usable checkpoint, or a checkpoint that does not fit the model; the message says which."""
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -7,7 +7,10 @@ neither the plotting library nor its global backend setting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def plot_training_curves(rows: list[dict[str, Any]], out_path: str | Path, title: str = "") -> Path:
@@ -21,7 +24,7 @@ def plot_training_curves(rows: list[dict[str, Any]], out_path: str | Path, title
     return out_path
 
 
-def training_curves_figure(rows: list[dict[str, Any]], title: str = ""):
+def training_curves_figure(rows: list[dict[str, Any]], title: str = "") -> Figure:
     """One panel per numeric metric in ``rows``, against the step (a matplotlib ``Figure``).
 
     A metric with a single value (an evaluation run once, at the end) is drawn as a marker with

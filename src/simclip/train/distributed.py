@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -63,7 +64,7 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def gather_objects(obj, info: DistInfo) -> list:
+def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     """``[obj of rank 0, obj of rank 1, ...]`` on every rank (``[obj]`` without a process group)."""
     if not info.enabled:
         return [obj]

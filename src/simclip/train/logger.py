@@ -23,8 +23,8 @@ class RunLogger:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
                 except ImportError:  # tensorboard not installed: jsonl still has everything
-                    SummaryWriter = None
-                if SummaryWriter is not None:
+                    pass
+                else:
                     self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:

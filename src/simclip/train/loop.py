@@ -18,14 +18,15 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-from simclip.data import batches, steps_per_epoch
+from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches, steps_per_epoch
 from simclip.errors import SimclipError
 from simclip.train import distributed as dist_
 from simclip.train.allocator import keep_freed_memory
@@ -43,6 +44,7 @@ from simclip.train.step import Objective, forward_backward
 # a TrainConfig field ``max_bad_fraction``, where the config has one, overrides it.
 MAX_BAD_FRACTION = 0.05
 _MIN_JUDGED = 1000  # samples a streamed run draws before its share of bad ones is judged
+TrainData = ImageDataset | CaptionDataset | ShardedDataset
 
 
 class TrainingError(SimclipError, RuntimeError):
@@ -72,11 +74,11 @@ class _Run:
     dist: dist_.DistInfo
     device: torch.device
     run_dir: Path
-    dataset: Any = None
+    dataset: Any = None  # the training data, once train() has checked it
     first_step: int = 0  # the step this process started at (a resumed run's checkpoint)
 
 
-def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
+def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: TrainData,
           evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
           resume: bool = False) -> dict[str, Any]:
     """Train ``model`` on ``dataset`` with ``objective`` as ``cfg`` says; return the final metrics.
@@ -142,7 +144,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset,
             "bad_samples": _bad_samples(dataset), "interrupted": state.interrupted}
 
 
-def _check_before_work(cfg: TrainConfig, dataset, info: dist_.DistInfo) -> int:
+def _check_before_work(cfg: TrainConfig, dataset: TrainData, info: dist_.DistInfo) -> int:
     """Errors that need no run folder: the device, a dataset smaller than one batch, too many
     unusable files in an in-memory dataset. Returns the steps per epoch."""
     try:
@@ -163,7 +165,7 @@ def _check_before_work(cfg: TrainConfig, dataset, info: dist_.DistInfo) -> int:
     return spe
 
 
-def _bad_samples(dataset) -> int:
+def _bad_samples(dataset: TrainData) -> int:
     """Unusable samples the dataset skipped: files of an image folder, samples of shards."""
     return len(getattr(dataset, "bad_files", None) or []) + getattr(dataset, "bad_samples", 0)
 
@@ -183,7 +185,8 @@ def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dis
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if cfg.compile else model
+    # torch.compile of a module returns a module (OptimizedModule); its stubs say only "callable"
+    step_model = cast(nn.Module, torch.compile(model)) if cfg.compile else model
     if info.enabled:
         ids = [device.index] if device.type == "cuda" else None
         step_model = torch.nn.parallel.DistributedDataParallel(step_model, device_ids=ids)
@@ -285,7 +288,8 @@ def _finite_gradients(model: nn.Module) -> bool:
     return bool(torch.stack([m.float() for m in largest]).isfinite().all())
 
 
-def _epoch_batches(dataset, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo) -> Iterator[tuple]:
+def _epoch_batches(dataset: TrainData, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo
+                   ) -> Iterator[tuple]:
     return batches(dataset, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=state.epoch,
                    start=state.step_in_epoch, drop_last=True, rank=info.rank, world_size=info.world_size)
 
@@ -381,7 +385,7 @@ def _stop_on_sigint() -> Iterator[threading.Event]:
         return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             signal.signal(signal.SIGINT, previous[signal.SIGINT])
             raise KeyboardInterrupt

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+from torch.optim.optimizer import ParamsT
 
 from simclip.train.config import OptimConfig
 
@@ -35,14 +38,14 @@ class LARS(torch.optim.Optimizer):
     ``lars_exclude=True`` skip both weight decay and the trust ratio.
     """
 
-    def __init__(self, params, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
+    def __init__(self, params: ParamsT, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
                  trust_coefficient: float = 0.001) -> None:
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                         trust_coefficient=trust_coefficient, lars_exclude=False)
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         loss = None
         if closure is not None:
             with torch.enable_grad():

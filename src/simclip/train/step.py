@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -71,7 +71,8 @@ def forward_backward(objective: Objective, model: nn.Module, batch: tuple, *,
 
 
 def _grad_cache(objective: Objective, model: nn.Module, raw_model: nn.Module,
-                inputs: Sequence[torch.Tensor], micro_batch: int, autocast) -> tuple[float, dict[str, Any]]:
+                inputs: Sequence[torch.Tensor], micro_batch: int,
+                autocast: Callable[[], contextlib.AbstractContextManager]) -> tuple[float, dict[str, Any]]:
     chunks = list(zip(*(t.split(micro_batch) for t in inputs)))
     buffers = {k: v.clone() for k, v in raw_model.named_buffers()}
     rng_states, pieces = [], []
@@ -90,7 +91,7 @@ def _grad_cache(objective: Objective, model: nn.Module, raw_model: nn.Module,
     if not math.isfinite(value):
         return value, metrics
     loss.backward()
-    grads = [leaf.grad.split(micro_batch) for leaf in leaves]
+    grads = [_grad(leaf).split(micro_batch) for leaf in leaves]
     for i, chunk in enumerate(chunks):
         _set_rng_state(rng_states[i])  # same dropout masks as in the graph-free pass
         with autocast():
@@ -104,6 +105,11 @@ def _full_precision(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 
+def _grad(leaf: torch.Tensor) -> torch.Tensor:
+    assert leaf.grad is not None  # the backward pass above reached every leaf
+    return leaf.grad
+
+
 def _as_tuple(reps: Reps) -> tuple[torch.Tensor, ...]:
     return reps if isinstance(reps, tuple) else (reps,)
 
@@ -111,7 +117,7 @@ def _as_tuple(reps: Reps) -> tuple[torch.Tensor, ...]:
 def _cat(pieces: list[Reps]) -> Reps:
     if isinstance(pieces[0], tuple):
         return tuple(torch.cat(parts) for parts in zip(*pieces))
-    return torch.cat(pieces)
+    return torch.cat(cast(list[torch.Tensor], pieces))
 
 
 def _rng_state() -> tuple:

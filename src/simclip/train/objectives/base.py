@@ -17,7 +17,7 @@ class SeededObjective:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict[str, Any]]:
-        return self.loss(model, self.embed(model, self.inputs(batch)))  # type: ignore[attr-defined]
+        return self.loss(model, self.embed(model, self.inputs(batch)))  # type: ignore[attr-defined,no-any-return]
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

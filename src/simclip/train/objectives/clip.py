@@ -5,7 +5,7 @@ sigmoid loss (Zhai et al. 2023)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -53,12 +53,13 @@ class CLIPObjective(SeededObjective):
     def loss(self, model: nn.Module, reps: tuple[torch.Tensor, torch.Tensor]
              ) -> tuple[torch.Tensor, dict[str, Any]]:
         image, text = (r.float() for r in reps)
-        scale = model.logit_scale.exp()
+        scale = cast(torch.Tensor, model.logit_scale).exp()
         if self.loss_name == "siglip":
-            loss = siglip_loss(image, text, scale, model.logit_bias, distributed=self.distributed)
+            bias = cast(torch.Tensor, model.logit_bias)
+            loss = siglip_loss(image, text, scale, bias, distributed=self.distributed)
         else:
             loss = clip_loss(image, text, scale, distributed=self.distributed, workspace=self.workspace)
         return loss, {"logit_scale": float(scale.detach())}
 
     def after_step(self, model: nn.Module) -> None:
-        model.clamp_logit_scale_()
+        cast(Any, model).clamp_logit_scale_()  # a CLIP model's method

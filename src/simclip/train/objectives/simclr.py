@@ -46,7 +46,8 @@ class SimCLRObjective(SeededObjective):
 
     def embed(self, model: nn.Module, inputs: tuple[torch.Tensor]) -> torch.Tensor:
         """Views ``[K, C, S, S]`` -> projections z ``[K, D]``."""
-        return model(inputs[0])
+        z: torch.Tensor = model(inputs[0])
+        return z
 
     def loss(self, model: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         z = z.float().view(self.n_views, -1, z.shape[-1])
