@@ -33,7 +33,8 @@ import torch
 
 from simclip.data import DIGIT_TEMPLATES, DIGIT_WORDS, load_caption_dataset
 from simclip.recipes import clip_config, run_clip
-from simclip.recipes.clip import evaluate_clip, load_clip_run
+from simclip.eval import evaluate as evaluate_model
+from simclip.recipes.clip import load_clip_run
 from simclip.train import OptimConfig
 
 HERE = Path(__file__).resolve().parent
@@ -88,7 +89,7 @@ def evaluate(model, test) -> dict[str, float]:
     for key, data, templates in (("unseen_prompts_words", words, EVAL_TEMPLATES),
                                  ("unseen_prompts_numerals", test, EVAL_TEMPLATES),
                                  ("training_templates_words", words, ["a handwritten {}", "the number {}"])):
-        metrics = evaluate_clip(model, data, ("zeroshot",), templates=list(templates))
+        metrics = evaluate_model(model, "zeroshot", test=data, options={"zeroshot": {"templates": list(templates)}})
         out[f"{key}_top1"] = metrics["zeroshot_top1"]
     return out
 

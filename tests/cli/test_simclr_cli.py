@@ -68,6 +68,10 @@ def test_eval_prints_table_and_json(tmp_path, capsys):
     assert main(["eval", "--run", str(run), "--protocol", "linear,knn"]) == 0
     table = capsys.readouterr().out
     assert "linear_top1" in table and "knn_top1" in table
+    # one protocol without kNN (whose --knn-* options then have nothing to set)
+    assert main(["eval", "--run", str(run), "--protocol", "linear", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert "linear_top1" in metrics and "knn_top1" not in metrics
 
 
 @pytest.mark.parametrize("argv,needle", [

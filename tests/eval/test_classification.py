@@ -55,5 +55,5 @@ def test_bad_arguments():
         evaluate_classification(CountingEncoder(), train, test, ("svm",))
     with pytest.raises(ValueError, match="options given for protocols not requested"):
         evaluate_classification(CountingEncoder(), train, test, ("knn",), options={"linear": {}})
-    with pytest.raises(TypeError, match="test_dataset must have .images and .labels"):
+    with pytest.raises(TypeError, match="test must have .images and .labels; SimpleNamespace has no .labels"):
         evaluate_classification(CountingEncoder(), train, SimpleNamespace(images=test.images), ("knn",))

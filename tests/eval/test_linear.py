@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import simclip.eval.linear as lp
-from simclip.eval.linear import LinearProbeEvaluator, linear_probe, select_c, stratified_split
+from simclip.eval.linear import linear_probe, select_c, stratified_split
 from simclip.eval.logistic_regression import fit_logistic_regression
 
 from .conftest import gaussian_splits
@@ -115,17 +115,6 @@ def test_constant_feature_does_not_break_standardisation(separable):
     pad = lambda x: torch.cat([x, torch.full((x.shape[0], 1), 3.0)], dim=1)  # noqa: E731
     result = linear_probe(pad(train_x), train_y, pad(test_x), test_y, c_grid=[1.0])
     assert result["linear_top1"] == 100.0
-
-
-def test_evaluator_encodes_images():
-    labels = torch.arange(3).repeat(30)
-    images = torch.zeros(90, 3, 2, 2, dtype=torch.uint8)
-    images[torch.arange(90), labels] = 200  # class c lights up channel c
-    images += torch.randint(0, 40, images.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    result = LinearProbeEvaluator(c_grid=[1.0]).run(
-        lambda x: x.flatten(1), images[:60], labels[:60], images[60:], labels[60:]
-    )
-    assert result == {"linear_top1": 100.0, "linear_top5": 100.0, "linear_c": 1.0}
 
 
 @pytest.mark.parametrize(

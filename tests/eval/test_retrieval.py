@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from simclip.eval.retrieval import RetrievalEvaluator, retrieval_recall
+from simclip.eval.retrieval import retrieval_recall
 
 
 def hand_case():
@@ -78,18 +78,6 @@ def test_matches_naive_reference_and_is_chunk_invariant():
     assert 0.0 < expected["text_to_image_R@1"] < 100.0
 
 
-def test_evaluator_encodes_images_and_captions():
-    images, texts, owner = hand_case()
-    captions = [f"caption {j}" for j in range(5)]
-    tokenizer = lambda batch: torch.tensor([[int(c.split()[1])] for c in batch])  # noqa: E731
-    encode_text = lambda tokens: texts[tokens[:, 0]]  # noqa: E731
-    pixels = (images * 255).to(torch.uint8).reshape(3, 3, 1, 1)
-    result = RetrievalEvaluator(ks=(1, 2, 3), batch_size=2).run(
-        lambda x: x.flatten(1), encode_text, tokenizer, pixels, captions, owner
-    )
-    assert result == pytest.approx(retrieval_recall(images, texts, owner, ks=(1, 2, 3)))
-
-
 def test_bad_inputs():
     images, texts, owner = hand_case()
     with pytest.raises(ValueError, match="no caption to image 2"):
@@ -102,6 +90,3 @@ def test_bad_inputs():
         retrieval_recall(images, texts, owner, ks=(0, 1))
     with pytest.raises(ValueError, match="text_features has feature width 2"):
         retrieval_recall(images, texts[:, :2], owner)
-    with pytest.raises(TypeError, match="texts must be a list of str"):
-        pixels = torch.zeros(1, 1, 1, 1, dtype=torch.uint8)
-        RetrievalEvaluator().run(lambda x: x.flatten(1), None, None, pixels, "one caption", owner[:1])

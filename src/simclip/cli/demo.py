@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
     from simclip.augment import augmentation_grid
     from simclip.data import load_dataset
-    from simclip.eval import evaluate_classification
+    from simclip.eval import evaluate
     from simclip.recipes import load_simclr_run, resolve_config, run_simclr
     from simclip.recipes.resolve import describe
 
@@ -61,13 +61,14 @@ def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
     print(f"             {'encoder':<12} {'linear top-1':>13} {'kNN top-1':>10}")
     for label, random_init in (("random init", True), ("SimCLR", False)):
         model, _ = load_simclr_run(cfg.out, random_init=random_init)
-        m = evaluate_classification(model.encode_image, train_set, test_set, protocols=("linear", "knn"))
+        m = evaluate(model, ("linear", "knn"), train=train_set, test=test_set)
         print(f"             {label:<12} {m['linear_top1']:>12.1f}% {m['knn_top1']:>9.1f}%")
 
 
 def clip_demo(out: Path, seconds: float, progress: bool) -> None:
     from simclip.data import load_caption_dataset
-    from simclip.recipes import evaluate_clip, load_clip_run, resolve_config, run_clip
+    from simclip.eval import evaluate
+    from simclip.recipes import load_clip_run, resolve_config, run_clip
 
     # 4,000 shapes with compositional captions; the test split holds only colour x shape pairs
     # that training never shows. The default recipe (auto), as 'simclip clip train' resolves it.
@@ -81,7 +82,7 @@ def clip_demo(out: Path, seconds: float, progress: bool) -> None:
     print("[CLIP 2/2] zero-shot on held-out colour x shape combinations (prompt 'a photo of a {}.')")
     for label in ("shape", "color"):
         test = load_caption_dataset(f"shapes?label={label}", split="test")
-        m = evaluate_clip(model, test, protocols=("zeroshot",))
+        m = evaluate(model, "zeroshot", test=test)
         chance = 100.0 / len(test.classes)
         print(f"           by {label:<6} top-1 {m['zeroshot_top1']:5.1f}%  (chance {chance:.1f}%, "
               f"{len(test.classes)} classes, {len(test)} images)")

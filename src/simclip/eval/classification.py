@@ -1,8 +1,5 @@
-"""Frozen-feature classification: extract features once per split, then run several protocols.
-
-Encoding is the expensive part of an evaluation, so the kNN monitor and the linear probe share one
-pass over each split rather than each evaluator encoding the images again.
-"""
+"""Frozen-feature classification of an encode function: :func:`simclip.eval.evaluate` with the
+``linear`` and ``knn`` protocols, for callers that hold ``encode`` rather than a model."""
 
 from __future__ import annotations
 
@@ -12,9 +9,8 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from simclip.eval.features import Encode, extract_features
-from simclip.eval.knn import knn_classify
-from simclip.eval.linear import linear_probe
+from simclip.eval.features import Encode
+from simclip.eval.protocols import CLASSIFICATION_PROTOCOLS, evaluate
 
 
 class LabelledImages(Protocol):
@@ -24,28 +20,19 @@ class LabelledImages(Protocol):
     labels: Tensor
 
 
-FeatureProtocol = Callable[..., dict[str, float]]
+class _Encoder:
+    """The model interface around a bare ``encode`` (a bound method still switches its module to
+    eval mode during extraction)."""
 
-#: Protocols on features ``(train_features, train_labels, test_features, test_labels, **options)``.
-CLASSIFICATION_PROTOCOLS: dict[str, FeatureProtocol] = {
-    "knn": knn_classify,
-    "linear": linear_probe,
-}
-
-
-def _split(name: str, dataset: object) -> tuple[Tensor, Tensor]:
-    missing = [attr for attr in ("images", "labels") if not hasattr(dataset, attr)]
-    if missing:
-        kind = type(dataset).__name__
-        raise TypeError(f"{name} must have .images and .labels; {kind} lacks .{missing[0]}")
-    return dataset.images, dataset.labels
+    def __init__(self, encode: Encode) -> None:
+        self.encode_image = encode
 
 
 def evaluate_classification(
     model_encode: Encode,
     train_dataset: LabelledImages,
     test_dataset: LabelledImages,
-    protocols: Sequence[str] = ("linear", "knn"),
+    protocols: str | Sequence[str] = ("linear", "knn"),
     *,
     batch_size: int = 512,
     device: str | torch.device = "cpu",
@@ -53,40 +40,11 @@ def evaluate_classification(
     progress: bool = False,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, float]:
-    """Run the requested classification ``protocols`` on features from ``model_encode``.
-
-    Args:
-        model_encode: image batch ``[B, C, H, W]`` -> features ``[B, F]`` (``model.encode_image``).
-        train_dataset, test_dataset: objects with ``.images`` and ``.labels``.
-        protocols: names from ``CLASSIFICATION_PROTOCOLS`` (``"knn"``, ``"linear"``).
-        batch_size, device, transform: passed to ``extract_features``.
-        progress: report feature extraction and the linear probe's fits on stderr.
-        options: per-protocol keyword arguments,
-            e.g. ``{"knn": {"k": 20}, "linear": {"c_grid": [1.0]}}``.
-
-    Returns:
-        The protocols' results merged into one dict (``knn_top1``, ``linear_top1``, ...).
-    """
-    if isinstance(protocols, str):
-        protocols = (protocols,)
-    unknown = [p for p in protocols if p not in CLASSIFICATION_PROTOCOLS]
-    if unknown or not protocols:
-        raise ValueError(
-            f"protocols must name some of {sorted(CLASSIFICATION_PROTOCOLS)}, got {list(protocols)}"
-        )
-    options = dict(options or {})
-    extra = sorted(set(options) - set(protocols))
-    if extra:
-        raise ValueError(f"options given for protocols not requested: {extra}")
-    train_images, train_labels = _split("train_dataset", train_dataset)
-    test_images, test_labels = _split("test_dataset", test_dataset)
-    kwargs = dict(batch_size=batch_size, device=device, transform=transform)
-    train = extract_features(model_encode, train_images, progress=progress and "features (train)", **kwargs)
-    test = extract_features(model_encode, test_images, progress=progress and "features (test)", **kwargs)
-    results: dict[str, float] = {}
-    for name in protocols:
-        protocol = CLASSIFICATION_PROTOCOLS[name]
-        kw = {"progress": progress} if name == "linear" else {}  # the slow one: many L-BFGS fits
-        kw.update(options.get(name, {}))
-        results.update(protocol(train, train_labels, test, test_labels, **kw))
-    return results
+    """:func:`~simclip.eval.evaluate` of ``model_encode`` (image batch ``[B, C, H, W]`` -> features
+    ``[B, F]``, e.g. ``model.encode_image``) with ``protocols`` from ``CLASSIFICATION_PROTOCOLS``
+    (``"knn"``, ``"linear"``); ``transform`` is applied as given (no model preprocessing)."""
+    names = (protocols,) if isinstance(protocols, str) else tuple(protocols)
+    if not names or any(p not in CLASSIFICATION_PROTOCOLS for p in names):
+        raise ValueError(f"protocols must name some of {sorted(CLASSIFICATION_PROTOCOLS)}, got {list(names)}")
+    return evaluate(_Encoder(model_encode), names, train=train_dataset, test=test_dataset, batch_size=batch_size,
+                    device=device, transform=transform, progress=progress, options=options)

@@ -67,6 +67,7 @@ def balanced_subset(labels: Tensor, fraction: float | None = None, per_class: in
         raise ValueError("give exactly one of fraction and per_class")
     classes = torch.unique(labels)
     if per_class is None:
+        assert fraction is not None  # checked above: exactly one is given
         per_class = max(1, round(fraction * len(labels) / len(classes)))
     g = torch.Generator().manual_seed(seed)
     chosen = []

@@ -8,7 +8,6 @@ monitor SimCLR-family papers report alongside the linear probe (k=200, temperatu
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +20,6 @@ from simclip.eval._checks import (
     check_positive_int,
     resolve_num_classes,
 )
-from simclip.eval.features import Encode, extract_features
 from simclip.eval.metrics import percent, topk_correct
 
 
@@ -93,34 +91,3 @@ def knn_classify(
         top5.append(topk_correct(votes, y, 5) & voted)
     return {"knn_top1": percent(torch.cat(top1)), "knn_top5": percent(torch.cat(top5))}
 
-
-class KNNEvaluator:
-    """Weighted kNN on an encoder: ``run(encode, train_images, ...) -> {"knn_top1", ...}``."""
-
-    def __init__(
-        self,
-        k: int = 200,
-        temperature: float = 0.07,
-        batch_size: int = 512,
-        device: str | torch.device = "cpu",
-        transform=None,
-    ) -> None:
-        self.k = check_positive_int("k", k)
-        self.temperature = check_positive_float("temperature", temperature)
-        self.batch_size = batch_size
-        self.device = device
-        self.transform = transform
-
-    def run(
-        self,
-        encode: Encode,
-        train_images: Tensor | Iterable[Tensor],
-        train_labels: Tensor,
-        test_images: Tensor | Iterable[Tensor],
-        test_labels: Tensor,
-    ) -> dict[str, float]:
-        """Extract features of both splits with ``encode`` and classify the test split."""
-        kwargs = dict(batch_size=self.batch_size, device=self.device, transform=self.transform)
-        train = extract_features(encode, train_images, **kwargs)
-        test = extract_features(encode, test_images, **kwargs)
-        return knn_classify(train, train_labels, test, test_labels, self.k, self.temperature)

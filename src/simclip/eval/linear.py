@@ -11,7 +11,7 @@ chosen value and report test accuracy. Regularisation is expressed as scikit-lea
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -22,7 +22,6 @@ from simclip.eval._checks import (
     check_positive_int,
     resolve_num_classes,
 )
-from simclip.eval.features import Encode, extract_features
 from simclip.eval.logistic_regression import SoftmaxClassifier, fit_logistic_regression
 from simclip.eval.metrics import percent, topk_correct
 from simclip.progress import ProgressReporter
@@ -98,7 +97,9 @@ def select_c(
     lo, best, hi = grid[i - 1] if i else None, grid[i], grid[i + 1] if i + 1 < len(grid) else None
     for _ in range(refine_steps if len(grid) > 1 else 0):
         side = _probe_side(lo, best, hi, scores)
-        probe = (best + (hi if side > 0 else lo)) / 2
+        edge = hi if side > 0 else lo
+        assert edge is not None  # _probe_side points to a side that exists
+        probe = (best + edge) / 2
         evaluate(probe, models[best])
         if scores[probe] > scores[best]:
             lo, best, hi = (best, probe, hi) if side > 0 else (lo, probe, best)
@@ -193,34 +194,3 @@ def linear_probe(
         "linear_c": float(c),
     }
 
-
-class LinearProbeEvaluator:
-    """Linear probe on an encoder: ``run(encode, train_images, ...) -> {"linear_top1", ...}``."""
-
-    def __init__(
-        self,
-        val_fraction: float = 0.2,
-        seed: int = 0,
-        c_grid: Sequence[float] | None = None,
-        max_iter: int = 1000,
-        batch_size: int = 512,
-        device: str | torch.device = "cpu",
-        transform=None,
-    ) -> None:
-        self.probe_kwargs = dict(
-            val_fraction=val_fraction, seed=seed, c_grid=c_grid, max_iter=max_iter
-        )
-        self.feature_kwargs = dict(batch_size=batch_size, device=device, transform=transform)
-
-    def run(
-        self,
-        encode: Encode,
-        train_images: Tensor | Iterable[Tensor],
-        train_labels: Tensor,
-        test_images: Tensor | Iterable[Tensor],
-        test_labels: Tensor,
-    ) -> dict[str, float]:
-        """Extract features of both splits with ``encode`` and probe them."""
-        train = extract_features(encode, train_images, **self.feature_kwargs)
-        test = extract_features(encode, test_images, **self.feature_kwargs)
-        return linear_probe(train, train_labels, test, test_labels, **self.probe_kwargs)

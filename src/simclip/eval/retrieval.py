@@ -15,8 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from simclip.eval._checks import check_features, check_labels, check_positive_int
-from simclip.eval.features import Encode, extract_features, extract_text_features
-from simclip.eval.zeroshot import EncodeText, Tokenizer
 
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
@@ -73,36 +71,3 @@ def retrieval_recall(
         result[f"text_to_image_R@{k}"] = float((text_rank < k).double().mean() * 100.0)
     return result
 
-
-class RetrievalEvaluator:
-    """Retrieval: ``run(encode_image, encode_text, tokenizer, images, captions, text_to_image)``."""
-
-    def __init__(
-        self,
-        ks: Sequence[int] = (1, 5, 10),
-        batch_size: int = 512,
-        device: str | torch.device = "cpu",
-        transform=None,
-    ) -> None:
-        self.ks = _check_ks(ks)
-        self.batch_size = batch_size
-        self.device = device
-        self.transform = transform
-
-    def run(
-        self,
-        encode_image: Encode,
-        encode_text: EncodeText,
-        tokenizer: Tokenizer,
-        images: Tensor | Iterable[Tensor],
-        captions: Sequence[str],
-        text_to_image: Tensor,
-    ) -> dict[str, float]:
-        """Encode ``images`` ``[N, C, H, W]`` and ``M`` ``captions``, then score retrieval."""
-        image_features = extract_features(
-            encode_image, images, self.batch_size, self.device, self.transform
-        )
-        text_features = extract_text_features(
-            encode_text, tokenizer, captions, self.batch_size, self.device
-        )
-        return retrieval_recall(image_features, text_features, text_to_image, self.ks)

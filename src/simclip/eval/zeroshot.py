@@ -7,16 +7,15 @@ templates, the classifier row is the mean of the L2-normalised prompt embeddings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from simclip.eval._checks import check_features, check_labels, check_positive_int
-from simclip.eval.features import Encode, extract_features, extract_text_features
+from simclip.eval.features import extract_text_features
 from simclip.eval.metrics import mean_per_class_recall, percent, topk_correct
-from simclip.eval.templates import get_templates
 
 EncodeText = Callable[[Tensor], Tensor]
 Tokenizer = Callable[[list[str]], Tensor]
@@ -113,37 +112,3 @@ def rank_labels(
     order = probs.argsort(descending=True)[:top_k]
     return [(int(i), float(probs[i])) for i in order]
 
-
-class ZeroShotEvaluator:
-    """Zero-shot: ``run(encode_image, encode_text, tokenizer, images, labels, classnames)``.
-
-    Templates come from ``templates`` if given, else from ``get_templates(dataset_name)``.
-    """
-
-    def __init__(
-        self,
-        templates: Sequence[str] | None = None,
-        dataset_name: str | None = None,
-        batch_size: int = 512,
-        device: str | torch.device = "cpu",
-        transform=None,
-    ) -> None:
-        self.templates = list(templates) if templates is not None else get_templates(dataset_name)
-        self.feature_kwargs = dict(batch_size=batch_size, device=device, transform=transform)
-        self.device = device
-
-    def run(
-        self,
-        encode_image: Encode,
-        encode_text: EncodeText,
-        tokenizer: Tokenizer,
-        images: Tensor | Iterable[Tensor],
-        labels: Tensor,
-        classnames: Sequence[str],
-    ) -> dict[str, float]:
-        """Build the classifier from ``classnames``, encode ``images`` and score them."""
-        classifier = zero_shot_classifier(
-            encode_text, tokenizer, classnames, self.templates, self.device
-        )
-        features = extract_features(encode_image, images, **self.feature_kwargs)
-        return zero_shot_eval(features, labels, classifier)

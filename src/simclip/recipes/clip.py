@@ -1,5 +1,5 @@
 """CLIP runs: image-caption data -> a named dual encoder -> the CLIP (or SigLIP) objective -> the loop,
-with zero-shot and retrieval evaluation on the test split."""
+with zero-shot and retrieval evaluation (:func:`simclip.eval.evaluate`) on the test split."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from simclip.augment import create_policy
 from simclip.clip import CLIP, create_model, get_tokenizer, preprocess_tensor, save
 from simclip.clip.config import CLIPConfig
 from simclip.data import load_caption_dataset
-from simclip.eval import (extract_features, extract_text_features, get_templates, retrieval_recall,
-                          zero_shot_classifier, zero_shot_eval)
+from simclip.eval import evaluate
 from simclip.train import OptimConfig, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError, check_protocols, read_run_config
@@ -118,31 +117,10 @@ def _run_tokenizer(spec: str, run_dir: Path, dataset):
     return train_bpe_tokenizer([c for caps in captions for c in caps], int(size), path)
 
 
-def evaluate_clip(model: CLIP, test, protocols=EVAL_PROTOCOLS, templates: list[str] | None = None,
-                  device: str = "cpu") -> dict[str, float]:
-    """Zero-shot classification (test labels, prompt ensembles) and image<->text retrieval (test
-    captions) of ``model`` on a caption dataset's test split."""
-    bad = [p for p in protocols if p not in EVAL_PROTOCOLS]
-    if bad:
-        raise ValueError(f"unknown clip evaluation protocol(s) {', '.join(bad)}; choose from "
-                         f"{', '.join(EVAL_PROTOCOLS)}")
-    tokenize = tokenizer_for(model)
-    pre = model.preprocess_cfg
-    feats = extract_features(lambda x: model.encode_image(x, normalize=True), test.images, device=device,
-                             transform=lambda x: preprocess_tensor(x, pre))
-    out: dict[str, float] = {}
-    if "zeroshot" in protocols and test.labels is not None:
-        templates = templates or get_templates(test.name)
-        classifier = zero_shot_classifier(lambda t: model.encode_text(t, normalize=True), tokenize,
-                                          test.classes, templates, device)
-        out.update(zero_shot_eval(feats, test.labels, classifier))
-    if "retrieval" in protocols:
-        texts = [c for caps in test.captions for c in caps]
-        owner = torch.tensor([i for i, caps in enumerate(test.captions) for _ in caps])
-        text_feats = extract_text_features(lambda t: model.encode_text(t, normalize=True), tokenize,
-                                           texts, device=device)
-        out.update(retrieval_recall(feats, text_feats, owner))
-    return out
+def eval_options(protocols: tuple[str, ...] | list[str], templates: list[str] | None) -> dict[str, Any]:
+    """:func:`simclip.eval.evaluate`'s options for a run's ``eval_protocols`` and prompt templates
+    (``objective.templates``; None: the test set's own)."""
+    return {"zeroshot": {"templates": templates}} if templates and "zeroshot" in protocols else {}
 
 
 def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, Any]:
@@ -154,13 +132,14 @@ def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, 
         dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_clip(cfg, dataset)
-    evaluate = None
+    run_eval = None
     if cfg.eval_protocols:
         test = load_caption_dataset(cfg.data, split="test", strict=cfg.strict)
 
-        def evaluate(m: CLIP) -> dict[str, float]:
-            return evaluate_clip(m, test, cfg.eval_protocols, cfg.objective.get("templates"), cfg.device)
-    result = train(cfg, model, objective, dataset, evaluate=evaluate, resume=resume)
+        def run_eval(m: CLIP) -> dict[str, float]:
+            return evaluate(m, cfg.eval_protocols, test=test, device=cfg.device,
+                            options=eval_options(cfg.eval_protocols, cfg.objective.get("templates")))
+    result = train(cfg, model, objective, dataset, evaluate=run_eval, resume=resume)
     if setup_distributed(cfg.device).is_main:
         save(model, Path(cfg.out) / "model.safetensors")
     return result

@@ -11,7 +11,7 @@ import torch
 
 from simclip.augment import create_policy
 from simclip.data import load_dataset
-from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate_classification
+from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate
 from simclip.models import SimCLRModel, SimCLRModelConfig
 from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
@@ -104,14 +104,13 @@ def run_simclr(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str
         dataset = load_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_simclr(cfg, dataset)
-    evaluate = None
+    run_eval = None
     if cfg.eval_protocols:
         test = load_dataset(cfg.data, split="test", strict=cfg.strict)
 
-        def evaluate(m: SimCLRModel) -> dict[str, float]:
-            return evaluate_classification(m.encode_image, dataset, test, protocols=cfg.eval_protocols,
-                                           device=cfg.device)
-    return train(cfg, model, objective, dataset, evaluate=evaluate, resume=resume)
+        def run_eval(m: SimCLRModel) -> dict[str, float]:
+            return evaluate(m, cfg.eval_protocols, train=dataset, test=test, device=cfg.device)
+    return train(cfg, model, objective, dataset, evaluate=run_eval, resume=resume)
 
 
 def load_simclr_run(run_dir: str | Path, device: str = "cpu",
