@@ -107,7 +107,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
         while state.epoch < cfg.epochs and not _should_stop(run, state, stop):
             for batch in _epoch_batches(dataset, cfg, state, info):
                 t0 = time.perf_counter()
-                frac = max(state.step / total, state.elapsed / cfg.time_budget if cfg.time_budget else 0.0)
+                frac = run_progress(state.step, total, state.elapsed, cfg.time_budget)
                 lr = warmup_cosine(frac, peak, cfg.optim.warmup_fraction, cfg.optim.min_lr_fraction)
                 loss, metrics = _step(run, batch, lr, state)
                 state.elapsed += time.perf_counter() - t0
@@ -120,7 +120,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
                     logger.log(state.step, {"loss": _mean(window), "lr": lr, "epoch": state.epoch,
                                             "images_per_s": _throughput(cfg, state, info), **metrics})
                     window.clear()
-                if state.step % cfg.checkpoint_every == 0:
+                if due(state.step, cfg.checkpoint_every):
                     _save(run, state)
                 if _should_stop(run, state, stop):
                     break
@@ -128,7 +128,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
                 state.epoch += 1
                 state.step_in_epoch = 0
                 _save(run, state)
-                if evaluate and cfg.eval_every and state.epoch % cfg.eval_every == 0:
+                if evaluate and due(state.epoch, cfg.eval_every):
                     final.update(_evaluate(run, evaluate, logger, state.step))
                     evaluated_at = state.step
     state.interrupted = stop.is_set()
@@ -256,19 +256,13 @@ def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, 
                                       no_sync=no_sync, sync_gradients=sync)
     # A finite loss can still have a non-finite gradient (an overflow in the backward pass); the
     # step would make every weight NaN, so it is skipped like a non-finite loss.
-    if not (math.isfinite(value) and _finite_gradients(run.model)):
-        state.bad_steps += 1
-        state.skipped_steps += 1
+    if skip_step(state, math.isfinite(value) and _finite_gradients(run.model)):
         run.optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():  # the forward pass of a bad batch already moved them
             for b, saved in zip(run.model.buffers(), buffers):
                 b.copy_(saved)
-        if state.bad_steps >= cfg.max_bad_steps:
-            raise TrainingError(f"loss was not finite for {state.bad_steps} steps in a row (step "
-                                f"{state.step}); the last good checkpoint in {cfg.out}/checkpoints is "
-                                f"intact — lower the learning rate or check the data")
+        check_bad_steps(state, cfg)
         return value, {}
-    state.bad_steps = 0
     if cfg.optim.clip_grad_norm:
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.optim.clip_grad_norm)
     run.optimizer.step()
@@ -276,6 +270,38 @@ def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, 
     if after is not None:
         after(run.model)
     return value, {k: float(v) for k, v in metrics.items()}
+
+
+def run_progress(step: int, total_steps: int, elapsed: float, time_budget: float | None) -> float:
+    """How far the run is, for the learning-rate schedule: the larger of the steps done over all
+    ``total_steps`` and, with a time budget, the training seconds over the budget — so a run with a
+    budget decays to its floor when the budget runs out, even if that is before its last epoch."""
+    return max(step / total_steps, elapsed / time_budget if time_budget else 0.0)
+
+
+def due(count: int, every: int) -> bool:
+    """Whether a periodic action (a checkpoint every ``every`` steps, an evaluation every ``every``
+    epochs) falls on ``count``; ``every`` 0 means never."""
+    return bool(every) and count % every == 0
+
+
+def skip_step(state: LoopState, finite: bool) -> bool:
+    """Count a step's outcome in ``state``: True when it is to be skipped (its loss or a gradient
+    was not finite), counted as skipped and as one more bad step in a row; a finite step ends the row."""
+    if finite:
+        state.bad_steps = 0
+        return False
+    state.bad_steps += 1
+    state.skipped_steps += 1
+    return True
+
+
+def check_bad_steps(state: LoopState, cfg: TrainConfig) -> None:
+    """Raise :class:`TrainingError` once ``cfg.max_bad_steps`` steps in a row were skipped."""
+    if state.bad_steps >= cfg.max_bad_steps:
+        raise TrainingError(f"loss was not finite for {state.bad_steps} steps in a row (step "
+                            f"{state.step}); the last good checkpoint in {cfg.out}/checkpoints is "
+                            f"intact — lower the learning rate or check the data")
 
 
 def _finite_gradients(model: nn.Module) -> bool:
