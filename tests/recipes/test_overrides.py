@@ -46,11 +46,11 @@ def test_wrong_types_fail_validation_with_the_field_name():
 
 def test_config_files_merge_entry_by_entry():
     flat = flatten({"optim": {"lr": 0.1}, "objective": {"temperature": 0.3, "policy_options": {"flip_p": 0.5}},
-                    "epochs": 2}, "f.json:")
+                    "epochs": 2, "model": None}, "f.json")
     assert flat == {"optim.lr": 0.1, "objective.temperature": 0.3, "objective.policy_options.flip_p": 0.5,
                     "epochs": 2}
     with pytest.raises(ConfigError, match="f.json"):
-        flatten({"optim": 3}, "f.json:")
+        flatten({"optim": 3}, "f.json")
 
 
 def test_user_values_win_over_the_recipe_entry_by_entry():

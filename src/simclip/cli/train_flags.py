@@ -88,7 +88,7 @@ def user_values(args: argparse.Namespace, method_flags: dict[str, Any]) -> dict[
                 raw = json.load(f)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ConfigError(f"cannot read config {args.config}: {err}") from None
-        values.update(flatten(raw, f"--config {args.config}:"))
+        values.update(flatten(raw, f"--config {args.config}"))
     for flag, key in _FLAG_KEYS.items():
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)

@@ -46,6 +46,8 @@ def flatten(d: dict[str, Any], source: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in d.items():
         if key in ("optim", *_FREE_FORM):
+            if value is None:  # an empty section, as TrainConfig.from_dict reads it
+                continue
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: field {key} must be an object, got {type(value).__name__}")
             out.update(_flatten_section(key, value))

@@ -57,6 +57,8 @@ def resolve_config(method: str, overrides: dict[str, Any] | None = None, recipe:
     preset = get_preset(method, name)
     cfg = apply_overrides(base_config(method), {k: v for k, v in overrides.items()
                                                  if k in ("data", "strict", "device")}, "config")
+    # the user's values alone, checked before any data is read (types and ranges, naming the field)
+    apply_overrides(base_config(method), overrides, "config").validate()
     if dataset is None:
         dataset = load_training_data(method, cfg.data, cfg.strict)
     profile = profile_dataset(dataset, device=cfg.device, epochs=overrides.get("epochs"),
