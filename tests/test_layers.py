@@ -17,8 +17,9 @@ The layers, bottom to top, as the code has them:
    the trainer).
 7. ``plots``, ``serve``, ``export``: uses of trained models.
 8. ``attacks`` (draws with ``plots``), ``video`` (indexes with ``serve``).
-9. ``cli`` and ``__main__`` (``python -m simclip``). The argparse front-ends that live beside their package (``<package>.commands``) are
-   part of this layer: the command line registers them and they share its model flags.
+9. ``cli`` and ``__main__`` (``python -m simclip``). The argparse front-ends that live beside their
+   package (``<package>.commands``) are part of this layer: the command line registers them and
+   they share its model flags.
 """
 
 import ast
