@@ -42,12 +42,8 @@ LAYERS = [
     {"cli", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
-# Upward imports tolerated for now, each with the reason it is still there: (module, layer it imports).
-ALLOWED = {
-    # The training loop drew its curves with simclip.plots; the curves now live in simclip.train,
-    # and this entry goes once no working copy has the old import.
-    ("simclip.train.loop", "plots"),
-}
+# Upward imports tolerated, each with the reason it is still there: (module, layer it imports). None.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:
@@ -118,11 +114,7 @@ def test_no_cycles_between_subpackages():
 
 
 # Module imports left out of the cycle check, each with its reason: (importer, imported).
-ALLOWED_CYCLE_EDGES = {
-    # The preset registry imports the built-in presets on first use; they import it to register.
-    ("simclip.recipes.presets", "simclip.recipes.clip_presets"),
-    ("simclip.recipes.presets", "simclip.recipes.simclr_presets"),
-}
+ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def test_no_import_cycles_between_modules():

@@ -3,6 +3,7 @@
 (``auto`` derives the values from the data and the run length), and how a finished run is loaded back."""
 
 from simclip.recipes.clip import build_clip, clip_config, load_clip_model, load_clip_run, run_clip
+from simclip.recipes import clip_presets, simclr_presets  # noqa: F401  (register the built-in presets)
 from simclip.recipes.presets import Preset, Recipe, get_preset, list_presets, register_preset
 from simclip.recipes.profile import DataProfile, profile_dataset
 from simclip.recipes.resolve import resolve_config

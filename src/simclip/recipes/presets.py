@@ -4,7 +4,8 @@ A preset returns a :class:`Recipe`: dotted config keys (``"optim.lr"``,
 ``"objective.policy_options.flip_p"``, ``"batch_size"``) mapped to a value and the reason for it.
 :func:`simclip.recipes.resolve_config` applies it on top of the method's base config and then the
 user's own values (config file, flags, ``--set``) on top of that, so a preset only ever fills in
-what the user left open. ``simclip recipes`` lists them.
+what the user left open. ``simclip recipes`` lists them. The built-in presets
+(``simclr_presets``, ``clip_presets``) register themselves when ``simclip.recipes`` is imported.
 """
 
 from __future__ import annotations
@@ -56,21 +57,13 @@ def register_preset(method: str, name: str, summary: str) -> Callable[[Callable[
 
 def list_presets(method: str | None = None) -> list[Preset]:
     """The registered presets (of ``method``), ``auto`` first, then by name."""
-    _load_builtin()
     found = [p for p in _PRESETS.values() if method is None or p.method == method]
     return sorted(found, key=lambda p: (p.method, p.name != "auto", p.name))
 
 
 def get_preset(method: str, name: str) -> Preset:
     """Preset ``name`` of ``method``; a :class:`ConfigError` lists the valid names."""
-    _load_builtin()
     if (method, name) not in _PRESETS:
         names = ", ".join(p.name for p in list_presets(method))
         raise ConfigError(f"unknown {method} recipe {name!r}; choose from {names} (see 'simclip recipes')")
     return _PRESETS[(method, name)]
-
-
-def _load_builtin() -> None:
-    # the built-in presets register themselves on import
-    import simclip.recipes.clip_presets  # noqa: F401
-    import simclip.recipes.simclr_presets  # noqa: F401
