@@ -19,9 +19,10 @@ from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError, check_protocols, read_run_config
 from simclip.train.distributed import setup as setup_distributed
 from simclip.train.objectives import CLIPObjective
+from simclip.train.objectives.config import CLIPObjectiveConfig
 
-OBJECTIVE_DEFAULTS: dict[str, Any] = {"loss": "clip", "policy": None, "policy_options": {},
-                                      "templates": None, "tokenizer": "clip"}
+# Keys of TrainConfig.objective understood by CLIP, with their defaults (CLIPObjectiveConfig's).
+OBJECTIVE_DEFAULTS: dict[str, Any] = CLIPObjectiveConfig().to_dict()
 TOKENIZER_FILE = "tokenizer.json"  # a BPE vocabulary learned from the run's own captions
 EVAL_PROTOCOLS = ("zeroshot", "retrieval")
 LOCK_KEYS = ("lock_image", "lock_text")  # model options applied after the model is built
@@ -72,41 +73,35 @@ def tokenizer_for(model: CLIP) -> Callable[[list[str]], torch.Tensor]:
 
 def build_clip(cfg: TrainConfig, dataset) -> tuple[CLIP, CLIPObjective]:
     """The model and objective for ``cfg``, with the resolved settings written back into ``cfg``."""
-    unknown = set(cfg.objective) - set(OBJECTIVE_DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown objective option(s) for clip: {', '.join(sorted(unknown))}; "
-                          f"known: {', '.join(OBJECTIVE_DEFAULTS)}")
-    obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
-    run_tokenizer = _run_tokenizer(obj["tokenizer"], Path(cfg.out), dataset)
+    obj = CLIPObjectiveConfig.from_dict(cfg.objective)
+    run_tokenizer = _run_tokenizer(obj.bpe_vocab_size, Path(cfg.out), dataset)
     if run_tokenizer is not None:  # the text tower's vocabulary is the learned one
         cfg.model = {**cfg.model, "text": {**cfg.model.get("text", {}), "vocab_size": run_tokenizer.vocab_size}}
     model = build_model(cfg.model)
     model.run_tokenizer = run_tokenizer
     if dataset.channels not in (1, 3):
         raise ConfigError(f"{cfg.data} has {dataset.channels} channels; CLIP needs 1 or 3")
-    cfg.objective = obj
+    cfg.objective = obj.to_dict()
     augment = None
-    if obj["policy"]:
-        augment = create_policy(obj["policy"], size=dataset.image_size, channels=dataset.channels,
-                                **obj["policy_options"])
+    if obj.policy:
+        augment = create_policy(obj.policy, size=dataset.image_size, channels=dataset.channels,
+                                **obj.policy_options)
     info = setup_distributed(cfg.device)
     pre = model.preprocess_cfg
-    objective = CLIPObjective(tokenizer_for(model), lambda x: preprocess_tensor(x, pre), loss=obj["loss"],
+    objective = CLIPObjective(tokenizer_for(model), lambda x: preprocess_tensor(x, pre), loss=obj.loss,
                               augment=augment, seed=cfg.seed + 7919 * info.rank,
                               distributed=info.enabled, channels_last=cfg.channels_last)
     return model, objective
 
 
-def _run_tokenizer(spec: str, run_dir: Path, dataset):
-    """``"clip"``: None (CLIP's vocabulary). ``"bpe:N"``: a byte-level BPE of at most N ids learned
-    from the training captions and saved as ``RUN/tokenizer.json`` (reused when it exists)."""
+def _run_tokenizer(vocab_size: int | None, run_dir: Path, dataset):
+    """None (``objective.tokenizer`` ``"clip"``): CLIP's vocabulary. ``N`` (``"bpe:N"``): a byte-level
+    BPE of at most N ids learned from the training captions and saved as ``RUN/tokenizer.json``
+    (reused when it exists)."""
     from simclip.text import load_bpe_tokenizer, train_bpe_tokenizer
 
-    if spec == "clip":
+    if vocab_size is None:
         return None
-    kind, _, size = str(spec).partition(":")
-    if kind != "bpe" or not size.isdigit():
-        raise ConfigError(f"objective.tokenizer must be 'clip' or 'bpe:VOCAB_SIZE', got {spec!r}")
     path = run_dir / TOKENIZER_FILE
     if path.exists():
         return load_bpe_tokenizer(path)
@@ -114,7 +109,7 @@ def _run_tokenizer(spec: str, run_dir: Path, dataset):
     if captions is None:
         raise ConfigError("a BPE tokenizer is learned from in-memory captions; this dataset streams")
     run_dir.mkdir(parents=True, exist_ok=True)
-    return train_bpe_tokenizer([c for caps in captions for c in caps], int(size), path)
+    return train_bpe_tokenizer([c for caps in captions for c in caps], vocab_size, path)
 
 
 def eval_options(protocols: tuple[str, ...] | list[str], templates: list[str] | None) -> dict[str, Any]:
@@ -128,6 +123,7 @@ def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, 
     (readable by :func:`simclip.clip.load`). ``dataset``: the training split when already loaded."""
     cfg.validate()
     check_protocols(cfg.eval_protocols, EVAL_PROTOCOLS)
+    CLIPObjectiveConfig.from_dict(cfg.objective)  # before any data is read
     if dataset is None:
         dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run

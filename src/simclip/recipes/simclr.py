@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,11 @@ from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError, check_protocols, read_run_config
 from simclip.train.distributed import setup as setup_distributed
+from simclip.train.objectives.config import SimCLRObjectiveConfig
 from simclip.recipes.profile import channel_stats
 
-# Keys of TrainConfig.objective understood by SimCLR, with their defaults.
-# view_size: side of the augmented views (None: the dataset's image size). Views smaller than the
-# images evaluated later make each step cheaper (the auto recipe uses them for small images).
-OBJECTIVE_DEFAULTS: dict[str, Any] = {"temperature": 0.5, "n_views": 2, "policy": None,
-                                      "policy_options": {}, "view_size": None}
+# Keys of TrainConfig.objective understood by SimCLR, with their defaults (SimCLRObjectiveConfig's).
+OBJECTIVE_DEFAULTS: dict[str, Any] = SimCLRObjectiveConfig().to_dict()
 
 
 def simclr_config(**overrides: Any) -> TrainConfig:
@@ -47,32 +44,21 @@ def default_policy(channels: int, size: int) -> str:
 
 def check_simclr_options(cfg: TrainConfig) -> None:
     """Objective, model and evaluation settings that can be checked before any data is read."""
-    obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
-    t = obj["temperature"]
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
-        raise ConfigError(f"objective.temperature must be a positive finite number, got {t!r}")
-    if isinstance(obj["n_views"], bool) or not isinstance(obj["n_views"], int) or obj["n_views"] < 2:
-        raise ConfigError(f"objective.n_views must be an integer >= 2, got {obj['n_views']!r}")
-    optional_sizes = [("objective", obj, "view_size")]
-    optional_sizes += [("model", cfg.model, key) for key in ("proj_dim", "proj_hidden_dim", "proj_layers")]
-    for section, values, key in optional_sizes:
-        value = values.get(key)
+    SimCLRObjectiveConfig.from_dict(cfg.objective)
+    for key in ("proj_dim", "proj_hidden_dim", "proj_layers"):
+        value = cfg.model.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{section}.{key} must be a positive integer, got {value!r}")
+            raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
     check_protocols(cfg.eval_protocols, CLASSIFICATION_PROTOCOLS)
 
 
 def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjective]:
     """The model and objective for ``cfg``; fills the resolved model/objective settings into ``cfg``
     so that ``config.json`` describes the run completely."""
-    unknown = set(cfg.objective) - set(OBJECTIVE_DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown objective option(s) for simclr: {', '.join(sorted(unknown))}; "
-                          f"known: {', '.join(OBJECTIVE_DEFAULTS)}")
-    obj = {**OBJECTIVE_DEFAULTS, **cfg.objective}
-    obj["policy"] = obj["policy"] or default_policy(dataset.channels, dataset.image_size)
-    if obj["view_size"] is not None and obj["view_size"] > dataset.image_size:
-        raise ConfigError(f"objective.view_size {obj['view_size']} is larger than the images of {cfg.data} "
+    obj = SimCLRObjectiveConfig.from_dict(cfg.objective)
+    obj = replace(obj, policy=obj.policy or default_policy(dataset.channels, dataset.image_size))
+    if obj.view_size is not None and obj.view_size > dataset.image_size:
+        raise ConfigError(f"objective.view_size {obj.view_size} is larger than the images of {cfg.data} "
                           f"({dataset.image_size}x{dataset.image_size}); views are crops of the images")
     model_cfg = dict(cfg.model)
     model_cfg.setdefault("in_channels", dataset.channels)
@@ -82,13 +68,13 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
         mcfg = SimCLRModelConfig(**model_cfg)
     except TypeError as err:
         raise ConfigError(f"bad model option: {err}") from None
-    cfg.model, cfg.objective = _plain(mcfg.__dict__), obj
+    cfg.model, cfg.objective = _plain(mcfg.__dict__), obj.to_dict()
     model = SimCLRModel(mcfg)
-    policy = create_policy(obj["policy"], size=obj["view_size"] or dataset.image_size, channels=dataset.channels,
-                           **obj["policy_options"])
+    policy = create_policy(obj.policy, size=obj.view_size or dataset.image_size, channels=dataset.channels,
+                           **obj.policy_options)
     info = setup_distributed(cfg.device)
     # each process draws its own augmentations; rank 0 keeps the seed of a single-process run
-    objective = SimCLRObjective(policy, temperature=obj["temperature"], n_views=obj["n_views"],
+    objective = SimCLRObjective(policy, temperature=obj.temperature, n_views=obj.n_views,
                                 seed=cfg.seed + 7919 * info.rank, channels_last=cfg.channels_last,
                                 distributed=info.enabled)
     return model, objective
