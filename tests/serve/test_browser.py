@@ -29,6 +29,7 @@ for binary in (CHROMIUM, CHROMEDRIVER):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -79,14 +80,16 @@ def loaded_thumbnails(driver) -> int:
 
 
 def test_search_upload_and_classify_in_a_browser(live_server, browser, shapes_dir, tmp_path):
-    wait = WebDriverWait(browser, 60)  # generous: CI shares 2 cores with the other test worker
+    # generous: CI shares 2 cores with the other test worker; an element the page re-renders
+    # between finding and reading it is read again
+    wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(live_server + "/")
     wait.until(lambda d: "36 images" in d.find_element(By.ID, "info").text)
 
     browser.find_element(By.ID, "query").send_keys("a yellow triangle")
     browser.find_element(By.CSS_SELECTOR, "#text-form button").click()
     wait.until(lambda d: loaded_thumbnails(d) == 12)
-    scores = [float(e.text) for e in browser.find_elements(By.CSS_SELECTOR, "#results .score")]
+    scores = wait.until(lambda d: [float(e.text) for e in d.find_elements(By.CSS_SELECTOR, "#results .score")])
     assert len(scores) == 12 and scores == sorted(scores, reverse=True)
 
     upload = shapes_dir / "circle" / "blue_14.png"
@@ -98,9 +101,9 @@ def test_search_upload_and_classify_in_a_browser(live_server, browser, shapes_di
     browser.find_element(By.ID, "classify-file").send_keys(str(upload))
     browser.find_element(By.CSS_SELECTOR, "#classify-form button").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".bar-row")) == 3)
-    values = [float(e.text.rstrip("%")) for e in browser.find_elements(By.CSS_SELECTOR, ".bar-value")]
+    values = wait.until(lambda d: [float(e.text.rstrip("%")) for e in d.find_elements(By.CSS_SELECTOR, ".bar-value")])
     assert sum(values) == pytest.approx(100, abs=0.3)
-    labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".bar-label")]
+    labels = wait.until(lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, ".bar-label")])
     assert labels == ["circle", "square", "triangle"]
 
     shot = tmp_path / "service.png"
