@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 
-from simclip.recipes.presets import Recipe, register_preset
+from simclip.recipes.presets import Recipe, put_optimizer, put_run_length, register_preset
 from simclip.recipes.profile import DataProfile
 
 SMALL = 64
-ADAMW_CLIP = {"optim.name": "adamw", "optim.lr_scaling": "none", "optim.betas": (0.9, 0.98), "optim.eps": 1e-6}
+BETAS, EPS = (0.9, 0.98), 1e-6  # CLIP, Table 19
 
 
 def context_length(tokens: int | None) -> int:
@@ -62,15 +62,8 @@ def auto(p: DataProfile) -> Recipe:
     else:
         batch = 128 if p.n_images < 4000 else 256
     r.put("batch_size", batch, "given" if p.batch_size is not None else f"{p.n_images:,} pairs on {p.device}")
-    if p.epochs is None and p.time_budget is None:
-        r.put("epochs", p.planned_epochs(batch, steps=2000), "about 2,000 steps")
-    elif p.epochs is None:
-        r.put("epochs", 10_000, "the time budget ends the run")
-    for key, value in ADAMW_CLIP.items():
-        r.put(key, value)
-    r.put("optim.lr", lr)
-    r.put("optim.weight_decay", wd)
-    r.put("optim.warmup_fraction", 0.05)
+    put_run_length(r, p, batch, steps=2000)
+    put_optimizer(r, "adamw", lr, "none", wd, 0.05, betas=BETAS, eps=EPS)
     return r
 
 
@@ -81,11 +74,7 @@ def paper(p: DataProfile) -> Recipe:
     r.put("model", {"name": "ViT-B-32"})
     r.put("batch_size", 32_768)
     r.put("epochs", 32)
-    for key, value in ADAMW_CLIP.items():
-        r.put(key, value)
-    r.put("optim.lr", 5e-4)
-    r.put("optim.weight_decay", 0.2)
-    r.put("optim.warmup_fraction", 0.01)
+    put_optimizer(r, "adamw", 5e-4, "none", 0.2, 0.01, betas=BETAS, eps=EPS)
     return r
 
 
@@ -95,11 +84,6 @@ def small(p: DataProfile) -> Recipe:
     r = Recipe()
     r.put("model", {"name": "small-cnn-32" if p.channels == 3 else "small-cnn-28"})
     r.put("batch_size", 256)
-    if p.epochs is None and p.time_budget is not None:
-        r.put("epochs", 10_000, "the time budget ends the run")
-    for key, value in ADAMW_CLIP.items():
-        r.put(key, value)
-    r.put("optim.lr", 2e-3)
-    r.put("optim.weight_decay", 0.1)
-    r.put("optim.warmup_fraction", 0.05)
+    put_run_length(r, p, 256, steps=2000)
+    put_optimizer(r, "adamw", 2e-3, "none", 0.1, 0.05, betas=BETAS, eps=EPS)
     return r

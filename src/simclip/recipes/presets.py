@@ -67,3 +67,24 @@ def get_preset(method: str, name: str) -> Preset:
         names = ", ".join(p.name for p in list_presets(method))
         raise ConfigError(f"unknown {method} recipe {name!r}; choose from {names} (see 'simclip recipes')")
     return _PRESETS[(method, name)]
+
+
+def put_run_length(r: Recipe, p: DataProfile, batch: int, steps: int) -> None:
+    """``epochs`` for about ``steps`` optimisation steps when the user fixed no run length; under
+    a time budget, an epoch bound the budget always reaches first."""
+    if p.epochs is None and p.time_budget is None:
+        r.put("epochs", p.planned_epochs(batch, steps=steps), f"about {steps:,} steps")
+    elif p.epochs is None:
+        r.put("epochs", 10_000, "the time budget ends the run")
+
+
+def put_optimizer(r: Recipe, name: str, lr: float, scaling: str, weight_decay: float, warmup: float,
+                  why: str = "", lr_why: str = "", **options: object) -> None:
+    """The ``optim.*`` values of a recipe; ``options`` are further ``OptimConfig`` fields (betas, eps)."""
+    r.put("optim.name", name, why)
+    r.put("optim.lr", lr, lr_why)
+    r.put("optim.lr_scaling", scaling)
+    r.put("optim.weight_decay", weight_decay)
+    r.put("optim.warmup_fraction", warmup)
+    for key, value in options.items():
+        r.put(f"optim.{key}", value)

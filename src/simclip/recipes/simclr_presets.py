@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from simclip.recipes.presets import Recipe, register_preset
+from simclip.recipes.presets import Recipe, put_optimizer, put_run_length, register_preset
 from simclip.recipes.profile import DataProfile
 
 SMALL = 64  # images up to this side count as small
@@ -70,25 +70,16 @@ def auto(p: DataProfile) -> Recipe:
             r.put("model.encoder_options", {"cifar_stem": True}, "small images: 3x3 stem, no max-pool")
     batch, why = _batch(p)
     r.put("batch_size", batch, why)
-    if p.epochs is None and p.time_budget is None:
-        r.put("epochs", p.planned_epochs(batch), "about 3,000 steps")
-    elif p.epochs is None:
-        r.put("epochs", 10_000, "the time budget ends the run")
+    put_run_length(r, p, batch, steps=3000)
     epochs = p.epochs if p.epochs is not None else p.planned_epochs(batch)
     if batch >= 1024 and epochs >= 100 and p.time_budget is None:
-        r.put("optim.name", "lars", f"batch {batch} for {epochs} epochs")
-        r.put("optim.lr", 0.3, "x batch/256 (SimCLR B.1)")
-        r.put("optim.lr_scaling", "linear")
-        r.put("optim.weight_decay", 1e-6)
-        r.put("optim.warmup_fraction", 0.1 if epochs < 100 else 10 / epochs, "10 epochs of warm-up")
+        put_optimizer(r, "lars", 0.3, "linear", 1e-6, 10 / epochs, why=f"batch {batch} for {epochs} epochs",
+                      lr_why="x batch/256 (SimCLR B.1); 10 epochs of warm-up")
         r.put("objective.temperature", 0.1, "SimCLR ImageNet")
     else:
         lr = round(2e-3 * math.sqrt(max(batch, 128) / 128), 6)
-        r.put("optim.name", "adamw", "short run or small batch")
-        r.put("optim.lr", lr, "2e-3, x sqrt(batch/128) above batch 128")
-        r.put("optim.lr_scaling", "none")
-        r.put("optim.weight_decay", 0.1)
-        r.put("optim.warmup_fraction", 0.05)
+        put_optimizer(r, "adamw", lr, "none", 0.1, 0.05, why="short run or small batch",
+                      lr_why="2e-3, x sqrt(batch/128) above batch 128")
         r.put("objective.temperature", 0.15)
     if small and gray:
         view = max(8, round(0.64 * p.image_size))
@@ -121,13 +112,8 @@ def handwriting(p: DataProfile) -> Recipe:
     r.put("model.proj_hidden_dim", 256)
     r.put("model.proj_dim", 128)
     r.put("batch_size", 128)
-    if p.epochs is None and p.time_budget is not None:
-        r.put("epochs", 10_000, "the time budget ends the run")
-    r.put("optim.name", "adamw")
-    r.put("optim.lr", 2e-3)
-    r.put("optim.lr_scaling", "none")
-    r.put("optim.weight_decay", 0.1)
-    r.put("optim.warmup_fraction", 0.05)
+    put_run_length(r, p, 128, steps=3000)
+    put_optimizer(r, "adamw", 2e-3, "none", 0.1, 0.05)
     r.put("objective.temperature", 0.15)
     r.put("objective.policy", "simclr-gray")
     r.put("objective.view_size", 18)
@@ -145,11 +131,7 @@ def imagenet(p: DataProfile) -> Recipe:
     r.put("model.proj_dim", 128)
     r.put("batch_size", 4096)
     r.put("epochs", 100)
-    r.put("optim.name", "lars")
-    r.put("optim.lr", 0.3)
-    r.put("optim.lr_scaling", "linear")
-    r.put("optim.weight_decay", 1e-6)
-    r.put("optim.warmup_fraction", 0.1)
+    put_optimizer(r, "lars", 0.3, "linear", 1e-6, 0.1)
     r.put("objective.temperature", 0.1)
     r.put("objective.policy", "simclr")
     return r
@@ -164,11 +146,8 @@ def cifar(p: DataProfile) -> Recipe:
     r.put("model.proj_dim", 128)
     r.put("batch_size", 512)
     r.put("epochs", 200)
-    r.put("optim.name", "lars")
-    r.put("optim.lr", 1.2, "sqrt scaling: 1.2 x sqrt(batch)/16 = 0.075 x sqrt(batch) (SimCLR B.1)")
-    r.put("optim.lr_scaling", "sqrt")
-    r.put("optim.weight_decay", 1e-6)
-    r.put("optim.warmup_fraction", 0.05)
+    put_optimizer(r, "lars", 1.2, "sqrt", 1e-6, 0.05,
+                  lr_why="sqrt scaling: 1.2 x sqrt(batch)/16 = 0.075 x sqrt(batch) (SimCLR B.1)")
     r.put("objective.temperature", 0.5)
     r.put("objective.policy", "simclr-cifar" if p.channels == 3 else "simclr-gray")
     return r
@@ -179,7 +158,6 @@ def cifar(p: DataProfile) -> Recipe:
 def small_data(p: DataProfile) -> Recipe:
     r = auto(DataProfile(**{**p.__dict__, "batch_size": p.batch_size or 64}))
     r.put("batch_size", p.batch_size or 64, "many updates over few images")
-    if p.epochs is None and p.time_budget is None:
-        r.put("epochs", p.planned_epochs(p.batch_size or 64, steps=6000), "about 6,000 steps")
+    put_run_length(r, p, p.batch_size or 64, steps=6000)
     r.put("optim.weight_decay", 0.3, "stronger regularisation for few images")
     return r
