@@ -4,9 +4,9 @@ layer, and no two subpackages import each other, directly or through others.
 
 The layers, bottom to top, as the code has them:
 
-0. ``simclip`` itself (``__version__``), ``errors`` (the base of user errors), ``imageio`` (the one
-   image decoder), ``progress`` (progress reporting): nothing but the standard library, numpy,
-   PIL and tqdm.
+0. ``simclip`` itself (``__version__``), ``errors`` (the base of user errors), ``lazy`` (names
+   loaded on first use), ``imageio`` (the one image decoder), ``progress`` (progress reporting):
+   nothing but the standard library, numpy, PIL and tqdm.
 1. ``text`` (tokenizers), ``losses``, ``augment``, ``data``: each needs only layer 0.
 2. ``models`` (encoders, heads).
 3. ``clip`` (the dual encoder, built from ``models`` and ``text``).
@@ -30,7 +30,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = [
-    {"", "errors", "imageio", "progress"},
+    {"", "errors", "imageio", "lazy", "progress"},
     {"text", "losses", "augment", "data"},
     {"models"},
     {"clip"},

@@ -7,8 +7,7 @@ without loading torch or ONNX.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simclip.lazy import lazy_exports
 
 _HOMES = {
     "export_embeddings": "embeddings", "read_embeddings": "embeddings",
@@ -17,9 +16,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'simclip.export' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"simclip.export.{_HOMES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

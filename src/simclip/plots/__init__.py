@@ -4,14 +4,9 @@ similarity matrix and embedding maps.
 The names load on first use, so that the command line can register ``simclip plot`` without
 importing torch or matplotlib."""
 
-from importlib import import_module
+from simclip.lazy import lazy_exports
 
-_EXPORTS = {"plot_training_curves": "curves", "plot_embedding_map": "embedding_map",
+_HOMES = {"plot_training_curves": "curves", "plot_embedding_map": "embedding_map",
             "plot_similarity_matrix": "similarity", "plot_topk_bars": "topk"}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(f"simclip.plots.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'simclip.plots' has no attribute {name!r}")
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -10,8 +10,7 @@ and ``simclip serve`` without loading FAISS, FastAPI or torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simclip.lazy import lazy_exports
 
 _HOMES = {
     "create_app": "app", "serve": "app",
@@ -22,9 +21,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'simclip.serve' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"simclip.serve.{_HOMES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -8,8 +8,7 @@ without loading torch, PyAV or FAISS.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simclip.lazy import lazy_exports
 
 _HOMES = {
     "embed_video": "embed", "mean_pool": "embed",
@@ -20,9 +19,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'simclip.video' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"simclip.video.{_HOMES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
