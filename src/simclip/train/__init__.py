@@ -2,7 +2,8 @@
 
 from simclip.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from simclip.train.config import ConfigError, OptimConfig, TrainConfig
-from simclip.train.loop import TrainingError, train
+from simclip.train.errors import TrainingError
+from simclip.train.loop import train
 from simclip.train.objectives import SimCLRObjective
 from simclip.train.optim import LARS, build_optimizer
 from simclip.train.step import forward_backward

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import shutil
 import signal
 import threading
@@ -27,15 +26,16 @@ import torch
 from torch import nn
 
 from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches, steps_per_epoch
-from simclip.errors import SimclipError
 from simclip.train import distributed as dist_
 from simclip.train.allocator import keep_freed_memory
 from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
 from simclip.train.config import ConfigError, TrainConfig
 from simclip.train.curves import plot_training_curves
+from simclip.train.errors import TrainingError
 from simclip.train.logger import RunLogger, read_metrics
 from simclip.train.optim import build_optimizer
 from simclip.train.progress import Progress
+from simclip.train.run_dir import claim_for_new_run, write_config
 from simclip.train.schedule import warmup_cosine
 from simclip.train.step import Objective, forward_backward
 
@@ -45,10 +45,6 @@ from simclip.train.step import Objective, forward_backward
 MAX_BAD_FRACTION = 0.05
 _MIN_JUDGED = 1000  # samples a streamed run draws before its share of bad ones is judged
 TrainData = ImageDataset | CaptionDataset | ShardedDataset
-
-
-class TrainingError(SimclipError, RuntimeError):
-    """The run cannot go on; the message says why and what was kept."""
 
 
 @dataclass
@@ -194,50 +190,15 @@ def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dis
     refused: TrainingError | None = None
     if info.is_main and not resume:
         try:
-            _claim_for_new_run(run_dir, cfg.overwrite)
+            claim_for_new_run(run_dir, cfg.overwrite)
         except TrainingError as err:
             refused = err
     if dist_.any_rank(refused is not None, info, device):  # every rank stops, none waits forever
         raise refused or TrainingError(f"rank 0 refused to start a new run in {run_dir}: it holds one already")
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_config(cfg, run_dir / "config.json")
+        write_config(cfg, run_dir / "config.json")
     return _Run(cfg, model, step_model, objective, build_optimizer(model, cfg.optim), info, device, run_dir)
-
-
-# What a run writes into its folder (config.json is rewritten whole by every run).
-_RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "tensorboard", "curves.png")
-
-
-def _claim_for_new_run(run_dir: Path, overwrite: bool) -> None:
-    """A new run in a folder that holds an earlier one would overwrite its checkpoints step by
-    step and append to its metrics: refuse, or with ``overwrite`` remove the old run's outputs."""
-    steps = list_checkpoints(run_dir)
-    metrics = run_dir / "metrics.jsonl"
-    if not steps and not (metrics.is_file() and metrics.stat().st_size > 0):
-        return
-    if not overwrite:
-        held = f"checkpoints up to step {steps[-1]}" if steps else "a metrics.jsonl"
-        raise TrainingError(f"{run_dir} already holds a run ({held}); continue it with --resume {run_dir}, "
-                            f"write to another --out, or pass --overwrite to replace it")
-    for name in _RUN_OUTPUTS:
-        path = run_dir / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-
-
-def _write_config(cfg: TrainConfig, path: Path) -> None:
-    """Replace ``config.json`` whole: a disk that fills up while it is rewritten (every resume
-    rewrites it) must not leave a run that cannot be resumed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        cfg.save(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise TrainingError(f"cannot write {path}: {err}") from None
 
 
 def _step(run: _Run, batch: tuple, lr: float, state: LoopState) -> tuple[float, dict[str, Any]]:
