@@ -6,16 +6,17 @@ writer sits above it (it loads any spec in order to shard it), so it is imported
 ``write_shards`` (PEP 562) rather than here, where it would import ``load`` while ``load`` imports
 this package.
 
-Modules: ``tar_samples`` (tar members <-> samples), ``index`` (``shards.json``), ``decode``
-(a sample's pixels, label, captions), ``webdataset`` (the dataset), ``stream`` (batches),
-``write`` (:func:`write_shards`).
+Modules: ``location`` (local files, ``pipe:``, http(s) and fsspec URLs), ``errors``,
+``tar_samples`` (tar members <-> samples), ``index`` (``shards.json``), ``sizes`` (``sizes.json``,
+``_info.json``), ``decode`` (a sample's pixels, label, captions), ``webdataset`` (the dataset),
+``stream`` (batches), ``write`` (:func:`write_shards`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from simclip.data.shards.decode import BadSample, SampleFormat
-from simclip.data.shards.tar_samples import ShardError
+from simclip.data.shards.errors import ShardError
 from simclip.data.shards.webdataset import ShardedDataset, load_sharded
 
 __all__ = ["BadSample", "SampleFormat", "ShardError", "ShardedDataset", "load_sharded", "write_shards"]

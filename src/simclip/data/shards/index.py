@@ -9,7 +9,8 @@ It lets a reader know a dataset's length, classes and image layout without openi
 
 ``labels``/``captions`` say whether every sample has a ``.cls``/``.txt`` field; ``mean``/``std``
 are per-channel pixel statistics in [0, 1] units over the first 10,000 images. Shards without an
-index are counted by reading them once (``scan_shards``).
+index are counted by reading them once (``scan_shards``), or, when ``sizes.json`` or ``_info.json``
+lies beside them (``sizes.py``), by reading only the first.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from simclip import imageio
-from simclip.data.shards.tar_samples import CAPTION_FIELD, LABEL_FIELD, ShardError, read_samples
+from simclip.data.shards.errors import ShardError
+from simclip.data.shards.location import join, read_optional
+from simclip.data.shards.tar_samples import CAPTION_FIELD, LABEL_FIELD, read_samples
 
 INDEX_NAME = "shards.json"
 FORMAT, VERSION = "simclip-shards", 1
@@ -63,13 +66,15 @@ def write_index(folder: Path, index: ShardIndex) -> Path:
     return path
 
 
-def read_index(folder: Path) -> ShardIndex | None:
-    """The index in ``folder``, or None when there is none; ``ShardError`` when it is malformed."""
-    path = Path(folder) / INDEX_NAME
-    if not path.is_file():
+def read_index(folder: str | Path) -> ShardIndex | None:
+    """The index in ``folder`` (a local folder or a URL), or None when there is none;
+    ``ShardError`` when it is malformed."""
+    path = join(str(folder), INDEX_NAME)
+    raw = read_optional(path)
+    if raw is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ShardError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -94,14 +99,16 @@ def read_index(folder: Path) -> ShardIndex | None:
     return index
 
 
-def scan_shards(paths: list[Path]) -> ShardIndex:
+def scan_shards(paths: list[str | Path], sizes: dict[str, int] | None = None) -> ShardIndex:
     """Build an index by reading ``paths`` once: sample counts, label range, whether all samples
     with an image have labels and captions, and the first image's layout.
 
-    Classes of shards without an index are named by their numbers, ``"0"`` .. ``"K-1"``.
+    With ``sizes`` (shard file name -> count, from ``sizes.json``) only the first shard is read,
+    for the rest; the counts come from ``sizes``. Classes of shards without an index are named
+    by their numbers, ``"0"`` .. ``"K-1"`` (with ``sizes``: the labels the first shard holds).
     """
     counts, labels, has_label, has_caption, first_image = {}, set(), True, True, None
-    for path in paths:
+    for path in paths[:1] if sizes is not None else paths:
         count = 0
         for sample in read_samples(path):
             count += 1  # samples without an image count too: readers skip them as bad
@@ -114,6 +121,8 @@ def scan_shards(paths: list[Path]) -> ShardIndex:
             if LABEL_FIELD in sample.fields:
                 labels.add(sample.fields[LABEL_FIELD].strip())
         counts[str(path)] = count
+    if sizes is not None:
+        counts = {str(p): sizes[shard_name(p)] for p in paths}
     if first_image is None:
         raise ShardError(f"no samples with an image in {', '.join(map(str, paths))}")
     channels, size = _image_layout(first_image)
@@ -121,6 +130,11 @@ def scan_shards(paths: list[Path]) -> ShardIndex:
     return ShardIndex(shards=counts, classes=[str(i) for i in range(max(numbers, default=-1) + 1)],
                       channels=channels, image_size=size, labels=has_label and bool(numbers),
                       captions=has_caption)
+
+
+def shard_name(location: str | Path) -> str:
+    """The file name of a shard path or URL (``"000003.tar"``)."""
+    return str(location).rstrip("/").rsplit("/", 1)[-1]
 
 
 def _image_layout(data: bytes) -> tuple[int, int]:

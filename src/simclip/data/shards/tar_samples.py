@@ -14,15 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from simclip.errors import SimclipError
+from simclip.data.shards.errors import ShardError, ShardSourceError
+from simclip.data.shards.location import open_location
 
-# Image fields a reader accepts; the writer stores lossless PNG.
+# Image fields a reader accepts; the writer stores PNG (lossless) or JPEG.
 IMAGE_FIELDS = ("png", "jpg", "jpeg", "webp", "ppm", "bmp")
 LABEL_FIELD, CAPTION_FIELD = "cls", "txt"
-
-
-class ShardError(SimclipError, ValueError):
-    """A shard or shard index that cannot be read; the message names the file (and sample key)."""
 
 
 @dataclass(frozen=True)
@@ -50,17 +47,19 @@ def split_member_name(name: str) -> tuple[str, str]:
     return key, field if dot else ""
 
 
-def read_samples(path: Path) -> Iterator[RawSample]:
-    """Yield the samples of the tar file ``path`` in stored order (plain, .gz, .bz2 or .xz).
+def read_samples(path: str | Path) -> Iterator[RawSample]:
+    """Yield the samples of the tar shard at ``path`` in stored order (plain, .gz, .bz2 or .xz):
+    a local file, ``pipe:COMMAND``, an http(s) URL or an fsspec URL (``location.py``).
 
     Raises:
         ShardError: ``path`` is not a tar file, is truncated or corrupt (the message names it).
-        FileNotFoundError: ``path`` does not exist.
+        ShardSourceError: a remote location cannot be opened or read (the message names it).
+        FileNotFoundError: a local ``path`` does not exist.
     """
     shard = str(path)
     key, fields = None, {}
     try:
-        with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
+        with open_location(shard) as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -73,6 +72,8 @@ def read_samples(path: Path) -> Iterator[RawSample]:
                 if len(data) != member.size:  # tarfile may return short reads at a cut-off end
                     raise tarfile.ReadError("unexpected end of data")
                 fields[field] = data
+    except ShardSourceError:
+        raise
     except (tarfile.TarError, EOFError, OSError, ValueError) as err:
         if isinstance(err, FileNotFoundError):
             raise

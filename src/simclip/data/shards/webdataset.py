@@ -8,6 +8,18 @@ Spec forms (``wds:`` then a folder, a file or a brace pattern, then options)::
     wds:shards/{000000,000004}.tar      a brace list
     wds:shards/000003.tar               one shard
     wds:shards?shuffle_buffer=2000&resample=1&workers=2&strict=1
+    wds:https://host/data/{000000..000099}.tar         streamed over HTTP(S)
+    wds:https://host/data/                             the shards its shards.json or sizes.json lists
+    wds:s3://bucket/data/{000000..000099}.tar          any fsspec URL (``simclip[remote]``)
+    wds:pipe:curl -s https://host/{000000..000009}.tar  a command's output per shard
+
+Locations other than local paths are read by ``location.py``; braces expand over the whole
+location (a ``pipe:`` command too), as in the ``webdataset`` package. A URL cannot carry a query
+string of its own (``?`` starts the options); use ``pipe:curl ...`` for signed URLs.
+
+Sample counts come from ``shards.json`` (written by :func:`write_shards`), else from ``sizes.json``
+or ``_info.json`` beside the shards (``sizes.py``; only the first shard is read, for the image
+layout), else from reading every shard once.
 
 Options: ``shuffle_buffer`` (samples, default 2000; 0 shuffles shard order only),
 ``resample`` (draw shards with replacement: an endless stream cut into epochs of
@@ -18,6 +30,7 @@ datasets; ``stream.py`` describes the order.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import warnings
@@ -31,13 +44,17 @@ import torch
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.shards.decode import BadSample, SampleFormat
-from simclip.data.shards.index import INDEX_NAME, ShardIndex, read_index, scan_shards
-from simclip.data.shards.tar_samples import ShardError, read_samples
-from simclip.data.spec import SPLITS, DatasetSpec, spec_error
+from simclip.data.shards.errors import ShardError, ShardSourceError
+from simclip.data.shards.index import INDEX_NAME, ShardIndex, read_index, scan_shards, shard_name
+from simclip.data.shards.location import is_remote, join, sibling
+from simclip.data.shards.sizes import INFO_NAME, SIZES_NAME, read_sizes
+from simclip.data.shards.tar_samples import read_samples
+from simclip.data.spec import SPLITS, DatasetSpec, DatasetSpecError, spec_error
 
 DEFAULT_SHUFFLE_BUFFER = 2000
 _BRACE = re.compile(r"\{([^{}]*)\}")
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
+PATTERN_EXAMPLE = "DIR/{000000..000009}.tar"
 _LISTED_BAD = 100  # bad-sample messages kept for reports; the count goes on
 
 
@@ -56,7 +73,7 @@ class ShardedDataset:
     """Tar shards read on demand: images uint8 ``[C, S, S]`` with labels or captions.
 
     Attributes:
-        shards: the shard files, in their listed order.
+        shards: the shard files (``Path``), or ``pipe:``/URL locations (``str``), in order.
         counts: samples per shard (from ``shards.json``, or counted once at opening).
         sample_format: classes, image layout and what each sample must carry.
         name: the spec string.
@@ -68,7 +85,7 @@ class ShardedDataset:
             over all epochs); ``bad_messages`` names the first 100 with shard, key and reason.
     """
 
-    shards: list[Path]
+    shards: list[Path | str]
     counts: list[int]
     sample_format: SampleFormat
     name: str
@@ -170,25 +187,38 @@ def load_sharded(parsed: DatasetSpec, split: str, image_size: int | None, *, str
                           std=index.std if same_pixels else None)
 
 
-def resolve_shards(parsed: DatasetSpec, split: str) -> tuple[list[Path], ShardIndex]:
-    """The shard files of a ``wds:`` spec and an index whose ``shards`` are keyed by their paths."""
-    raw = str(parsed.path)
+def resolve_shards(parsed: DatasetSpec, split: str) -> tuple[list[Path | str], ShardIndex]:
+    """The shards of a ``wds:`` spec (local ``Path``s, or location strings for ``pipe:`` and
+    URLs) and an index whose ``shards`` are keyed by ``str(shard)``."""
+    raw = spec_location(parsed)
+    remote = is_remote(raw)
     if "{" in raw or "}" in raw:
         try:
-            shards = [Path(p) for p in expand_braces(raw)]
+            expanded = expand_braces(raw)
         except ValueError as err:
             raise spec_error(parsed.text, str(err)) from None
+        shards: list[Path | str] = list(expanded) if remote else [Path(p) for p in expanded]
+    elif remote and (raw.startswith("pipe:") or ".tar" in shard_name(raw)):
+        shards = [raw]
+    elif remote:
+        return _folder_shards(parsed, raw, split)
     elif parsed.path.is_file():
         shards = [parsed.path]
     elif parsed.path.is_dir():
-        return _folder_shards(parsed, parsed.path, split)
+        return _folder_shards(parsed, str(parsed.path), split)
     else:
         raise spec_error(parsed.text, f"path {raw!r} does not exist")
-    missing = [str(p) for p in shards if not p.is_file()]
+    missing = [str(p) for p in shards if isinstance(p, Path) and not p.is_file()]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise spec_error(parsed.text, f"shard file(s) {', '.join(missing[:3])}{more} do not exist")
     return shards, _index_for(shards)
+
+
+def spec_location(parsed: DatasetSpec) -> str:
+    """The shards as the ``wds:`` spec writes them: a path (``~`` expanded), ``pipe:`` or a URL."""
+    raw = parsed.text.partition("?")[0].partition(":")[2]
+    return raw if is_remote(raw) else str(parsed.path)
 
 
 def expand_braces(pattern: str) -> list[str]:
@@ -214,38 +244,58 @@ def expand_braces(pattern: str) -> list[str]:
     return [f"{head}{item}{rest}" for item in items for rest in expand_braces(tail)]
 
 
-def _folder_shards(parsed: DatasetSpec, folder: Path, split: str) -> tuple[list[Path], ShardIndex]:
+def _folder_shards(parsed: DatasetSpec, folder: str, split: str,
+                   top: bool = True) -> tuple[list[Path | str], ShardIndex]:
+    """The shards of a folder (or folder URL): those ``shards.json`` lists, else all ``.tar``
+    files (for a URL: those ``sizes.json`` lists); ``folder/split`` when it holds none."""
+    remote = is_remote(folder)
     index = read_index(folder)
-    tars = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(".tar"))
-    if index is None and not tars and split in SPLITS and (folder / split).is_dir():
-        return _folder_shards(parsed, folder / split, split)
-    if index is None:
-        if not tars:
-            raise spec_error(parsed.text, f"{str(folder)!r} holds no .tar shards and no {INDEX_NAME}")
-        return tars, _keyed(scan_shards(tars), tars, tars)
-    shards = [folder / name for name in index.shards]
-    missing = [str(p) for p in shards if not p.is_file()]
-    if missing:
-        raise ShardError(f"{folder / INDEX_NAME} lists shard(s) that do not exist: "
-                         f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-    return shards, _keyed(index, shards, [Path(name) for name in index.shards])
+    if index is not None:
+        shards = [join(folder, name) if remote else Path(folder) / name for name in index.shards]
+        missing = [str(p) for p in shards if isinstance(p, Path) and not p.is_file()]
+        if missing:
+            raise ShardError(f"{join(folder, INDEX_NAME)} lists shard(s) that do not exist: "
+                             f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        return shards, _keyed(index, shards, [Path(name) for name in index.shards])
+    sizes = read_sizes(folder)
+    if remote:
+        tars: list[Path | str] = [join(folder, name) for name in sorted(sizes or {})]
+    else:
+        tars = sorted(p for p in Path(folder).iterdir() if p.is_file() and p.name.endswith(".tar"))
+    if not tars and top and split in SPLITS and (remote or Path(folder, split).is_dir()):
+        with contextlib.suppress(DatasetSpecError, ShardSourceError):
+            return _folder_shards(parsed, join(folder, split), split, top=False)
+    if not tars and remote:
+        raise ShardSourceError(f"{folder}: holds no {INDEX_NAME}, {SIZES_NAME} or {INFO_NAME} to list "
+                               f"its shards; name them with a brace pattern, e.g. {PATTERN_EXAMPLE}")
+    if not tars:
+        raise spec_error(parsed.text, f"{folder!r} holds no .tar shards and no {INDEX_NAME}")
+    return tars, _keyed(_scan(tars, sizes), tars, tars)
 
 
-def _index_for(shards: list[Path]) -> ShardIndex:
-    """The index beside ``shards`` (they must share one folder to use it), else a scan."""
-    folders = {p.parent for p in shards}
-    index = read_index(folders.pop()) if len(folders) == 1 else None
+def _index_for(shards: list[Path | str]) -> ShardIndex:
+    """The index beside ``shards`` (they must share one folder to use it), else a scan that
+    takes the counts from ``sizes.json`` when it lies beside them."""
+    folders = {sibling(str(p), "") for p in shards}
+    folder = folders.pop() if len(folders) == 1 else None
+    index = read_index(folder) if folder is not None else None
     if index is None:
-        return _keyed(scan_shards(shards), shards, shards)
-    unlisted = [p for p in shards if p.name not in index.shards]
+        return _keyed(_scan(shards, read_sizes(folder) if folder else None), shards, shards)
+    unlisted = [p for p in shards if shard_name(p) not in index.shards]
     if unlisted:  # shards beside an index that does not list them: count them
         counted = scan_shards(unlisted).shards
-        index = replace(index, shards={**index.shards, **{p.name: counted[str(p)] for p in unlisted}})
-    return _keyed(index, shards, [Path(p.name) for p in shards])
+        index = replace(index, shards={**index.shards, **{shard_name(p): counted[str(p)]
+                                                          for p in unlisted}})
+    return _keyed(index, shards, [Path(shard_name(p)) for p in shards])
 
 
-def _keyed(index: ShardIndex, shards: list[Path], names: list[Path]) -> ShardIndex:
+def _scan(shards: list[Path | str], sizes: dict[str, int] | None) -> ShardIndex:
+    """``scan_shards``, reading only the first shard when ``sizes`` counts every one."""
+    known = sizes is not None and all(shard_name(p) in sizes for p in shards)
+    return scan_shards(shards, sizes if known else None)
+
+
+def _keyed(index: ShardIndex, shards: list[Path | str], names: list[Path | str]) -> ShardIndex:
     """``index`` with its counts keyed by ``str(shard)`` (``names[i]`` is shard i's key in it)."""
     counts = {str(path): index.shards[str(name)] for path, name in zip(shards, names)}
     return replace(index, shards=counts)
-
