@@ -15,7 +15,8 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 VISION_KINDS = ("vit", "resnet", "encoder")
 TEXT_KINDS = ("transformer", "hf")
-TEXT_POOLINGS = ("mean", "cls")  # of kind "hf"; kind "transformer" pools at the end-of-text token
+TEXT_POOLINGS = ("mean", "cls", "pooler", "last")  # of kind "hf" (the transformer pools at end-of-text)
+TEXT_PROJ_TYPES = ("linear", "mlp", "none")  # of kind "hf"
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
 RESIZE_MODES = ("shortest", "squash")
 
@@ -85,10 +86,13 @@ class CLIPTextConfig:
 
     ``kind="transformer"``: causal text transformer (Radford et al. 2019/2021), pooled at the
     end-of-text token, with CLIP's BPE tokenizer.
-    ``kind="hf"``: the pretrained BERT-type encoder ``hf_model`` (a known name such as
-    ``"all-MiniLM-L6-v2"`` or a folder) with its own WordPiece tokenizer, ``pooling`` ``"mean"``
-    (the default) or ``"cls"`` and a new projection (:class:`~simclip.clip.hf_text.HFTextTower`);
-    it is locked as in LiT (Zhai et al. 2022) except its top ``unlocked_layers`` layers.
+    ``kind="hf"``: the Hugging Face model ``hf_model`` (a known name such as ``"all-MiniLM-L6-v2"``,
+    a folder or a cached Hub id) with its own tokenizer, ``pooling`` (``"mean"``, ``"cls"``,
+    ``"pooler"``, ``"last"``; ``None``: ``"last"`` for decoder-only models, else ``"mean"``) and a
+    new projection (``proj_type``: ``"linear"``, ``"mlp"``, ``"none"``;
+    :class:`~simclip.clip.hf_text.HFTextTower`); its weights come from the folder when
+    ``hf_pretrained`` (else a random start, or a checkpoint). It is locked as in LiT (Zhai et al.
+    2022) except its top ``unlocked_layers`` layers (all of them: the whole model trains).
     ``vocab_size``, ``width``, ``heads``, ``layers`` and ``mlp_ratio`` must then state the
     pretrained model's (checked when the tower is built); ``context_length`` is where its tokenizer
     truncates. ``unlocked_layers`` is also what ``CLIP.lock_text_tower()`` leaves trainable by
@@ -105,6 +109,8 @@ class CLIPTextConfig:
     hf_model: str | None = None
     pooling: str | None = None
     unlocked_layers: int = 0
+    proj_type: str = "linear"
+    hf_pretrained: bool = True
 
     def __post_init__(self) -> None:
         for name in ("context_length", "vocab_size", "width", "heads", "layers"):
@@ -116,10 +122,10 @@ class CLIPTextConfig:
         if (self.kind == "hf") != isinstance(self.hf_model, str):
             raise ValueError(f"text.hf_model must name a pretrained model when text.kind='hf' and be "
                              f"null otherwise, got kind={self.kind!r}, hf_model={self.hf_model!r}")
-        if self.kind == "hf" and self.pooling is None:
-            object.__setattr__(self, "pooling", TEXT_POOLINGS[0])
-        if self.kind == "hf" and self.pooling not in TEXT_POOLINGS:
+        if self.kind == "hf" and self.pooling is not None and self.pooling not in TEXT_POOLINGS:
             raise ValueError(f"text.pooling must be one of {TEXT_POOLINGS}, got {self.pooling!r}")
+        if self.proj_type not in TEXT_PROJ_TYPES:
+            raise ValueError(f"text.proj_type must be one of {TEXT_PROJ_TYPES}, got {self.proj_type!r}")
         if self.kind == "transformer" and self.pooling is not None:
             raise ValueError(f"text.pooling applies to kind 'hf' only (the transformer pools at the "
                              f"end-of-text token), got {self.pooling!r}")

@@ -20,6 +20,7 @@ from simclip.clip.config import CLIPConfig
 from simclip.clip.convert import to_simclip_layout
 from simclip.clip.infer import infer_config
 from simclip.clip.model import CLIP
+from simclip.clip.open_clip_hf import check_text_cfg, infer_hf_config, to_simclip_hf_keys, uses_hf_text
 from simclip.clip.preprocess import ImagePreprocess
 from simclip.clip.run_files import find_run_files
 
@@ -32,7 +33,7 @@ _OPEN_CLIP_FIXED = {
                    "block_type": None, "qk_norm": False, "scaled_cosine_attn": False,
                    "scale_heads": False, "scale_attn_inner": False, "scale_attn": False,
                    "scale_fc": False},
-    "text_cfg": {"hf_model_name": None, "pool_type": "argmax", "no_causal_mask": False,
+    "text_cfg": {"pool_type": "argmax", "no_causal_mask": False,
                  "embed_cls": False, "proj_bias": False, "proj_type": "linear",
                  "final_ln_after_pool": False, "act_kwargs": None, "norm_kwargs": None,
                  "ls_init_value": None, "block_type": None, "qk_norm": False,
@@ -76,9 +77,14 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
     state = to_simclip_layout(raw.state_dict)
     _check_open_clip_config((raw.open_clip_config or {}).get("model_cfg", {}), raw.origin)
     config = _resolve_config(raw, state, config, quick_gelu, hint)
+    if config.text.kind == "hf":
+        state = to_simclip_hf_keys(state)  # OpenCLIP's HFTextEncoder names the model "transformer"
     with torch.device("meta"):  # no random initialisation: every value comes from the checkpoint
         model = CLIP(config)
     model = model.to_empty(device="cpu")
+    for module in model.modules():  # derived buffers (position ids, ...) are not in a state dict
+        if hasattr(module, "restore_buffers_"):
+            module.restore_buffers_()
     load_state_dict_exact(model, state, raw.origin)
     model = model.to(device).eval()
     if run is not None and run.tokenizer is not None:
@@ -100,6 +106,8 @@ def _resolve_config(raw: RawCheckpoint, state: dict[str, torch.Tensor], config: 
         if raw.quick_gelu_in_file is None:
             raw.quick_gelu_in_file = config.quick_gelu  # the config inside the file is the file's word
     act = decide_quick_gelu(quick_gelu, raw, hint, fallback=None if config is None else config.quick_gelu)
+    if config is None and uses_hf_text(raw.open_clip_config):
+        return infer_hf_config(state, act, raw.open_clip_config or {})
     if config is None:
         return infer_config(state, act, raw.open_clip_config)
     return config if config.quick_gelu == act else config.with_overrides(quick_gelu=act)
@@ -141,6 +149,9 @@ def _name(quick_gelu: bool) -> str:
 
 def _check_open_clip_config(model_cfg: dict[str, Any], origin: str) -> None:
     refused = []
+    if (model_cfg.get("text_cfg") or {}).get("hf_model_name"):  # its own settings, checked there
+        check_text_cfg(model_cfg["text_cfg"], origin)
+        model_cfg = {k: v for k, v in model_cfg.items() if k != "text_cfg"}
     for tower, fixed in _OPEN_CLIP_FIXED.items():
         for key, value in (model_cfg.get(tower) or {}).items():
             if key in fixed and value != fixed[key] and not (value in (None, False) and

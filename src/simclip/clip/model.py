@@ -44,10 +44,11 @@ def build_text_tower(cfg: CLIPConfig) -> nn.Module:
                                cfg.embed_dim, t.mlp_ratio, cfg.quick_gelu)
     from simclip.clip.hf_text import HFTextTower
 
-    tower = HFTextTower(t.hf_model, cfg.embed_dim, t.pooling, t.unlocked_layers, t.context_length)
-    hf = tower.hf_config
-    actual = dict(vocab_size=hf.vocab_size, width=hf.hidden_size, heads=hf.num_attention_heads,
-                  layers=hf.num_hidden_layers, mlp_ratio=hf.intermediate_size / hf.hidden_size)
+    from simclip.clip.hf_models import hf_sizes
+
+    tower = HFTextTower(t.hf_model, cfg.embed_dim, t.pooling, t.unlocked_layers, t.context_length,
+                        t.proj_type, t.hf_pretrained)
+    actual = hf_sizes(tower.hf_config)
     wrong = {k: v for k, v in actual.items() if getattr(t, k) != v}
     if wrong:
         raise ValueError(f"text config does not match the pretrained model {t.hf_model!r}: "

@@ -32,11 +32,9 @@ def get_tokenizer(model: CLIP | CLIPConfig | str) -> Callable[[Sequence[str]], t
         model = get_model_config(model)
     if isinstance(model, CLIPConfig):
         if model.text.kind != "transformer":  # the pretrained tower carries its tokenizer
-            from simclip.clip.hf_text import HFTextTower
+            from simclip.clip.hf_models import hf_tokenize
 
-            t = model.text
-            return HFTextTower(t.hf_model, model.embed_dim, t.pooling, t.unlocked_layers,
-                               t.context_length).tokenize
+            return hf_tokenize(model.text.hf_model, model.text.context_length)
         return _clip_bpe(model)
     if not isinstance(getattr(model, "config", None), CLIPConfig):
         raise TypeError(f"model must be a simclip CLIP, its CLIPConfig or a model name, got "
