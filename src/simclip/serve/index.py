@@ -184,7 +184,9 @@ def index_info(index_dir: str | Path) -> dict[str, Any]:
 
 
 class ImageIndex:
-    """A loaded index, ready to search; read-only and safe to search from several threads."""
+    """A loaded index, ready to search; read-only and safe to search from several threads. The FAISS
+    file is memory-mapped (the vectors of exact and HNSW indexes, the full-precision copies that an IVF
+    index re-ranks with), so several processes serving one index share one copy in memory."""
 
     def __init__(self, index_dir: str | Path, identity: dict[str, Any] | None = None) -> None:
         """Open ``index_dir``; when ``identity`` is given it must match the one that built the index
@@ -196,7 +198,10 @@ class ImageIndex:
         self.ids: list[str] = json.loads((self.path / FILES["ids"]).read_text(encoding="utf-8"))
         self._row_of = {rel: row for row, rel in enumerate(self.ids)}
         self.root = Path(self.meta["image_root"])
-        self._index = faiss.read_index(str(self.path / FILES["faiss"]))
+        # Memory-mapped and read-only: the vectors are paged in from the file on demand and shared
+        # through the page cache by every process that serves this index, not copied into each.
+        self._index = faiss.read_index(str(self.path / FILES["faiss"]),
+                                       faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         if self._index.ntotal != len(self.ids):
             raise IndexBuildError(f"index {str(self.path)!r} is inconsistent: {self._index.ntotal} vectors "
                              f"but {len(self.ids)} ids")
