@@ -35,15 +35,23 @@ def test_index_build_add_info_through_the_command_line(tmp_path, capsys):
 
 
 def test_serve_flags_parse_and_call_serve(tmp_path, monkeypatch):
+    from simclip.serve.service import ServiceConfig
+
     images, out = tmp_path / "imgs", tmp_path / "idx"
     write_shapes(images, shapes=("circle",), colours=("red",), sizes=(8, 9))
     run(["index", "build", "--images", str(images), "--out", str(out), "--model", "tiny-vit", "--no-progress"])
-    calls = {}
-    monkeypatch.setattr("simclip.serve.app.serve", lambda index, embedder, **kw: calls.update(index=index, **kw))
+    calls = []
+    monkeypatch.setattr("simclip.serve.service.run_service", calls.append)
     assert run(["serve", "--index", str(out), "--port", "8123", "--max-upload-mb", "2",
                 "--max-concurrency", "3", "--timeout", "4"]) == 0
-    assert calls == {"index": str(out), "host": "127.0.0.1", "port": 8123, "max_upload_bytes": 2 * 1024 * 1024,
-                     "max_concurrency": 3, "request_timeout_s": 4.0}
+    assert calls == [ServiceConfig(index=str(out), port=8123, max_upload_bytes=2 * 1024 * 1024,
+                                   max_concurrency=3, request_timeout_s=4.0)]
+    assert run(["serve", "--index", str(out), "--workers", "3", "--backend", "onnx", "--threads", "1",
+                "--batch-window-ms", "0", "--max-batch", "8"]) == 0
+    config = calls[-1]
+    assert (config.workers, config.backend, config.threads, config.batch_window_ms, config.max_batch) == (
+        3, "onnx", 1, 0.0, 8)
+    assert config.concurrency == 4  # no batching: the former default
 
 
 def test_build_needs_a_model_source(tmp_path):

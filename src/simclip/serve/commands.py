@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from simclip.serve.embedder import ClipEmbedder
 
 INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")  # simclip.serve.vector_index.KINDS, without importing FAISS
+BACKENDS = ("torch", "onnx")  # simclip.serve.service.BACKENDS
 
 
 def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
@@ -33,16 +34,9 @@ def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
 def embedder_from_args(args: argparse.Namespace) -> ClipEmbedder:
     """The embedder named by ``--checkpoint``/``--run``/``--model``; with none, the one recorded in
     ``args.index`` (its checkpoint file, or its architecture name at seed 0)."""
-    from simclip.serve.embedder import load_embedder
-    from simclip.serve.index import index_info
+    from simclip.serve.service import index_embedder
 
-    if args.checkpoint or args.run or args.model:
-        return load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
-                             device=args.device)
-    identity = index_info(args.index)["identity"]
-    if identity.get("checkpoint"):
-        return load_embedder(identity["checkpoint"], tokenizer=args.tokenizer, device=args.device)
-    return load_embedder(model=identity["model"], tokenizer=args.tokenizer, device=args.device)
+    return index_embedder(args.index, args.checkpoint, args.run, args.model, args.tokenizer, args.device)
 
 
 def cli_index_build(args: argparse.Namespace) -> int:
@@ -76,15 +70,18 @@ def cli_index_info(args: argparse.Namespace) -> int:
 
 
 def cli_serve(args: argparse.Namespace) -> int:
-    from simclip.serve.app import serve
+    from simclip.serve.service import ServiceConfig, run_service
 
     if args.max_upload_mb <= 0:
         raise UsageError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
     if not Path(args.index).is_dir():
         raise FileNotFoundError(f"index folder {args.index!r} does not exist")
-    serve(args.index, embedder_from_args(args), host=args.host, port=args.port,
-          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_concurrency=args.max_concurrency,
-          request_timeout_s=args.timeout)
+    run_service(ServiceConfig(
+        index=args.index, checkpoint=args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
+        device=args.device, backend=args.backend, threads=args.threads, batch_window_ms=args.batch_window_ms,
+        max_batch=args.max_batch, workers=args.workers, host=args.host, port=args.port,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_concurrency=args.max_concurrency,
+        request_timeout_s=args.timeout))
     return 0
 
 
@@ -122,6 +119,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     srv.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
     srv.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload accepted, in MB (10)")
-    srv.add_argument("--max-concurrency", type=int, default=4, help="model calls running at once")
+    srv.add_argument("--max-concurrency", type=int, default=None,
+                     help="requests in the model at once per worker (default 4, or --max-batch when batching)")
     srv.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per request")
+    srv.add_argument("--workers", type=int, default=1,
+                     help="worker processes sharing the port and the memory-mapped index (1)")
+    srv.add_argument("--backend", choices=BACKENDS, default="torch",
+                     help="run the towers in PyTorch or ONNX Runtime (exported and checked at start)")
+    srv.add_argument("--threads", type=int, default=None,
+                     help="intra-op threads per worker (default: CPU cores / workers)")
+    srv.add_argument("--batch-window-ms", type=float, default=5.0,
+                     help="collect concurrent requests this long into one forward pass; 0 = no batching (5)")
+    srv.add_argument("--max-batch", type=int, default=64, help="most items in one batched forward pass (64)")
     srv.set_defaults(func=cli_serve)

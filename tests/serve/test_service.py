@@ -1,0 +1,92 @@
+"""simclip serve as a running service: several worker processes on one loopback port, each with the
+index memory-mapped; the configuration checks that stop a bad start with one line."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simclip.errors import UsageError
+from simclip.serve.service import ServiceConfig
+from tests.serve.test_metrics import sample
+
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def maps_file(pid: int, name: str) -> bool:
+    try:
+        return any(line.rstrip().endswith(name) for line in Path(f"/proc/{pid}/maps").read_text().splitlines())
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads worker mappings from /proc")
+def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "simclip.cli", "serve", "--index", str(built_index),
+                             "--port", str(port), "--workers", "2", "--threads", "1", "--batch-window-ms", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        workers: list[int] = []
+        while len(workers) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "workers did not start within 90 s"
+            time.sleep(0.5)
+            try:
+                ready = httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            workers = [c for c in children(proc.pid) if maps_file(c, "index.faiss")] if ready else []
+        statuses = [httpx.get(f"{base}/api/search", params={"q": f"shape {i}", "k": 3}, timeout=30).status_code
+                    for i in range(12)]
+        assert statuses == [200] * 12
+        time.sleep(2.5)  # each worker writes its counters at least once a second
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+        assert sample(text, "simclip_requests_total", route="/api/search", method="GET", status="200") == 12
+        assert sample(text, "simclip_index_vectors") == 36
+        assert len(workers) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("field, value, flag", [
+    ("backend", "tensorrt", "--backend"), ("workers", 0, "--workers"), ("threads", 0, "--threads"),
+    ("batch_window_ms", -1.0, "--batch-window-ms"), ("max_batch", 0, "--max-batch"),
+    ("max_concurrency", 0, "--max-concurrency")])
+def test_config_checks_name_the_flag(field, value, flag):
+    with pytest.raises(UsageError, match=flag):
+        ServiceConfig(index="idx", **{field: value}).check()
+
+
+def test_concurrency_follows_batching():
+    assert ServiceConfig(index="i").concurrency == 64
+    assert ServiceConfig(index="i", batch_window_ms=0).concurrency == 4
+    assert ServiceConfig(index="i", max_batch=8, max_concurrency=3).concurrency == 3
+    assert ServiceConfig(index="i", workers=2, threads=None).threads_per_worker >= 1
