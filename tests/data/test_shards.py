@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import simclip.data.shards.write as shards_module
+import simclip.data.shards.encode as encode_module
 from simclip.data import DatasetSpecError, load_caption_dataset, load_dataset, write_shards
 from simclip.data.shards.index import read_index
 from simclip.data.shards.tar_samples import read_samples, split_member_name
@@ -32,8 +32,10 @@ def pixels(data):
 def test_shard_files_index_and_member_names(digit_shards, digits):
     out, paths = digit_shards
     assert [p.name for p in paths] == ["000000.tar", "000001.tar", "000002.tar"]  # ceil(1437 / 500)
-    assert sorted(p.name for p in out.iterdir()) == ["000000.tar", "000001.tar", "000002.tar",
-                                                     "shards.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".shard-job.json", "000000.tar", "000001.tar",
+                                                     "000002.tar", "shards.json", "sizes.json"]
+    assert json.loads((out / "sizes.json").read_text()) == {"000000.tar": 500, "000001.tar": 500,
+                                                           "000002.tar": 437}
     raw = json.loads((out / "shards.json").read_text())
     assert raw["total"] == 1437 and raw["source"] == "digits" and raw["split"] == "train"
     assert [s["samples"] for s in raw["shards"]] == [500, 500, 437]
@@ -96,19 +98,27 @@ def test_line_breaks_inside_a_caption_become_spaces(tmp_path):
     assert "cls" not in sample.fields and not read_index(tmp_path / "out").labels
 
 
-def test_existing_shards_need_overwrite_and_stale_shards_go(tmp_path):
+def test_another_job_needs_overwrite_and_stale_shards_go(tmp_path):
     write_shards("shapes?n=30", tmp_path, shard_size=10)
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        write_shards("shapes?n=30", tmp_path, shard_size=10)
+        write_shards("shapes?n=30", tmp_path, shard_size=20)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_shards("shapes?n=30", tmp_path, shard_size=10, image_format="jpeg")
     paths = write_shards("shapes?n=30", tmp_path, shard_size=20, overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["000000.tar", "000001.tar", "shards.json"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == \
+        ["000000.tar", "000001.tar", "shards.json", "sizes.json"]
     assert [p.name for p in paths] == ["000000.tar", "000001.tar"]
     assert read_index(tmp_path).shards == {"000000.tar": 20, "000001.tar": 10}
+    (tmp_path / "x").mkdir()
+    write_shards("digits", tmp_path / "x" / "y")  # shards from an older writer: no job record
+    (tmp_path / "x" / "y" / ".shard-job.json").unlink()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_shards("digits", tmp_path / "x" / "y")
 
 
 def test_an_interrupted_write_leaves_only_complete_shards_and_no_index(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = shards_module.encode_png
+    real = encode_module.encode_png
 
     def failing(image):
         calls["n"] += 1
@@ -116,12 +126,12 @@ def test_an_interrupted_write_leaves_only_complete_shards_and_no_index(tmp_path,
             raise KeyboardInterrupt
         return real(image)
 
-    monkeypatch.setattr(shards_module, "encode_png", failing)
+    monkeypatch.setattr(encode_module, "encode_png", failing)
     with pytest.raises(KeyboardInterrupt):
         write_shards("shapes?n=40", tmp_path, shard_size=10)
-    names = sorted(p.name for p in tmp_path.iterdir())
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert names == ["000000.tar", "000001.tar"]  # shard 2 was being written: gone, temp file too
-    assert read_index(tmp_path) is None
+    assert not list(tmp_path.glob(".*.tar.tmp")) and read_index(tmp_path) is None
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

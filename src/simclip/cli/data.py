@@ -9,7 +9,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="dataset tools: shard")
     sp = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
     s = sp.add_parser("shard", help="write WebDataset tar shards (image + label/caption)",
-                      description="Train from them with --data wds:DIR (or wds:DIR/{000000..000009}.tar).")
+                      description="Train from them with --data wds:DIR (or wds:DIR/{000000..000009}.tar). "
+                                  "Running the same command again resumes an interrupted run.")
     s.add_argument("--data", required=True, help="source dataset spec")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--shard-size", type=int, default=10_000, help="samples per shard (10000)")
@@ -19,14 +20,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="also write class-template captions for labelled sources")
     cap.add_argument("--no-captions", dest="captions", action="store_false",
                      help="write no captions, even for captioned sources")
-    s.add_argument("--overwrite", action="store_true", help="replace existing shards")
+    s.add_argument("--format", dest="image_format", default="png", choices=("png", "jpeg"),
+                   help="image encoding: png (lossless, default) or jpeg")
+    s.add_argument("--quality", type=int, default=90, help="JPEG quality 1..95 (90)")
+    s.add_argument("--workers", type=int, default=0,
+                   help="processes that decode and encode images (0: in this process)")
+    s.add_argument("--pool", default="process", choices=("process", "thread"),
+                   help="run --workers as processes (default) or threads")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace existing shards (else the same job resumes and another one is refused)")
     s.set_defaults(func=_shard)
 
 
 def _shard(args: argparse.Namespace) -> int:
-    from simclip.data.shards.write import write_shards
+    from simclip.data.shards.write import shard_dataset
 
-    paths = write_shards(args.data, args.out, shard_size=args.shard_size, split=args.split,
-                         captions=args.captions, overwrite=args.overwrite)
-    print(f"wrote {len(paths)} shard(s) to {args.out}")
+    report = shard_dataset(args.data, args.out, shard_size=args.shard_size, split=args.split,
+                           captions=args.captions, overwrite=args.overwrite,
+                           image_format=args.image_format, quality=args.quality,
+                           workers=args.workers, pool=args.pool)
+    kept = f", kept {report.kept} complete shard(s) from an earlier run" if report.kept else ""
+    bad = f", skipped {report.bad} unusable sample(s)" if report.bad else ""
+    print(f"wrote {report.written} shard(s) ({report.images} images) to {args.out} in "
+          f"{report.seconds:.1f} s, {report.images_per_s:.0f} images/s{kept}{bad}")
     return 0

@@ -56,7 +56,24 @@ def load_caption_file(path: Path, split: str = "train", image_size: int | None =
     """
     check_split(split)
     path = Path(path)
-    grouped: dict[Path, tuple[int, list[str]]] = {}  # image -> (first line, captions), file order
+    grouped = group_captions(path)
+    size = choose_size([imageio.image_size(p) for p in grouped], image_size, DEFAULT_SIZE)
+    images = []
+    for image_path, (line, _) in grouped.items():
+        try:
+            images.append(fit_square(imageio.decode_array(image_path, channels), size))
+        except imageio.ImageDecodeError as err:
+            raise CaptionFileError(f"{path} line {line}: {err}") from None
+    tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    return CaptionDataset(images=tensor, captions=[caps for _, caps in grouped.values()],
+                          name=f"captions:{path}", split=split, files=[str(p) for p in grouped])
+
+
+def group_captions(path: Path) -> dict[Path, tuple[int, list[str]]]:
+    """Image file -> (line of its first caption, its captions), in file order; checks that every
+    image exists (``FileNotFoundError`` naming the line) but does not open it."""
+    path = Path(path)
+    grouped: dict[Path, tuple[int, list[str]]] = {}
     for line, image, caption in read_caption_rows(path):
         try:
             image_path = (path.parent / image).resolve()
@@ -68,16 +85,7 @@ def load_caption_file(path: Path, split: str = "train", image_size: int | None =
             raise FileNotFoundError(f"{path} line {line}: image {image!r} not found "
                                     f"(looked for {image_path})")
         grouped.setdefault(image_path, (line, []))[1].append(caption)
-    size = choose_size([imageio.image_size(p) for p in grouped], image_size, DEFAULT_SIZE)
-    images = []
-    for image_path, (line, _) in grouped.items():
-        try:
-            images.append(fit_square(imageio.decode_array(image_path, channels), size))
-        except imageio.ImageDecodeError as err:
-            raise CaptionFileError(f"{path} line {line}: {err}") from None
-    tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return CaptionDataset(images=tensor, captions=[caps for _, caps in grouped.values()],
-                          name=f"captions:{path}", split=split, files=[str(p) for p in grouped])
+    return grouped
 
 
 def _read_utf8(path: Path) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,19 +47,12 @@ class FolderLayoutError(SimclipError, ValueError):
 def load_folder(root: Path, split: str = "train", image_size: int | None = None,
                 channels: int = 3, strict: bool = False) -> ImageDataset:
     """Load a split of an image folder as uint8 ``[N, channels, S, S]`` (rules in the module doc)."""
-    check_split(split)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    split_dirs = _split_dirs(Path(root))
-    if split_dirs is None:
-        if split != "train":
-            raise FolderLayoutError(f"{root} has no test split: it has no train/ and test/ (or val/) "
-                                    "sub-folders, so the whole folder is the train split")
-        split_dirs = {"train": Path(root)}
-    classes = sorted(set().union(*(_class_dirs(d) for d in split_dirs.values())))
-    files, labels, outside = _list_files(split_dirs[split], classes)
-    every_file = [f for d in split_dirs.values() for f in _list_files(d, classes)[0]]
-    size = choose_size([imageio.image_size(f) for f in every_file], image_size, DEFAULT_SIZE)
+    listing = list_folder(root, split)
+    files, labels, outside, classes = listing.files, listing.labels, listing.outside, listing.classes
+    split_dirs = listing.split_dirs
+    size = choose_size([imageio.image_size(f) for f in listing.every_file], image_size, DEFAULT_SIZE)
     if strict and outside:
         raise FolderLayoutError(f"{outside[0]}: lies outside the class folders, so it has no label")
     images, kept, bad = _decode_all(files, size, channels, strict)
@@ -72,6 +66,42 @@ def load_folder(root: Path, split: str = "train", image_size: int | None = None,
     label_tensor = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes else None
     return ImageDataset(images=tensor, labels=label_tensor, classes=classes, name=f"folder:{root}",
                         split=split, bad_files=[path for path, _ in bad])
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    """The files of one split of an image folder, without opening them (rules in the module doc).
+
+    Attributes:
+        files: the split's image files, in label order then path order.
+        labels: each file's class index (0 when unlabelled).
+        classes: class names (empty when unlabelled).
+        outside: files beside the class folders, which have no label.
+        every_file: the files of all splits, from which the image size is chosen.
+        split_dirs: split name -> folder.
+    """
+
+    files: list[Path]
+    labels: list[int]
+    classes: list[str]
+    outside: list[Path]
+    every_file: list[Path]
+    split_dirs: dict[str, Path]
+
+
+def list_folder(root: Path, split: str = "train") -> FolderListing:
+    """List split ``split`` of the image folder ``root`` (``load_folder`` decodes what it lists)."""
+    check_split(split)
+    split_dirs = _split_dirs(Path(root))
+    if split_dirs is None:
+        if split != "train":
+            raise FolderLayoutError(f"{root} has no test split: it has no train/ and test/ (or val/) "
+                                    "sub-folders, so the whole folder is the train split")
+        split_dirs = {"train": Path(root)}
+    classes = sorted(set().union(*(_class_dirs(d) for d in split_dirs.values())))
+    files, labels, outside = _list_files(split_dirs[split], classes)
+    every_file = [f for d in split_dirs.values() for f in _list_files(d, classes)[0]]
+    return FolderListing(files, labels, classes, outside, every_file, split_dirs)
 
 
 def _split_dirs(root: Path) -> dict[str, Path] | None:
