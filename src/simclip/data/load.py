@@ -10,7 +10,7 @@ from simclip.data.folder import load_folder
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.mnist import load_mnist
 from simclip.data.shapes import LABELINGS, load_shapes
-from simclip.data.spec import DatasetSpec, check_split, parse_spec
+from simclip.data.spec import DatasetSpec, check_split, parse_spec, spec_error
 from simclip.data.shards.webdataset import ShardedDataset, load_sharded
 
 
@@ -55,6 +55,9 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
         return load_caption_file(parsed.path, split, size, channels_option(parsed)).as_image_dataset()
     if parsed.kind == "wds":
         return load_sharded(parsed, split, size, strict=strict)
+    if parsed.kind == "pairs":  # several modalities: simclip.data.paired reads them
+        raise spec_error(spec, "a pairs: table holds several modalities; train on it with "
+                               "'simclip pair train' (simclip.data.paired.load_paired_dataset)")
     raise AssertionError(f"kind {parsed.kind!r} is parsed but has no loader")
 
 

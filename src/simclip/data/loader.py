@@ -21,6 +21,7 @@ from torch import Tensor
 
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
+from simclip.data.paired.dataset import PairedDataset
 from simclip.data.shards.stream import stream_batches
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.steps import steps_per_epoch
@@ -62,25 +63,28 @@ def _slices(order: Tensor, global_batch: int, start: int, steps: int, rank: int,
         yield chunk[rank * per_rank:(rank + 1) * per_rank]
 
 
-def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset, batch_size: int, *,
+def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedDataset, batch_size: int, *,
             shuffle: bool = True, seed: int = 0, epoch: int = 0, start: int = 0,
             drop_last: bool = True, rank: int = 0, world_size: int = 1,
-            ) -> Iterator[tuple[Tensor, Tensor | None] | tuple[Tensor, list[str]]]:
+            ) -> Iterator[tuple]:
     """Yield this rank's batches of one epoch, from batch ``start`` on (see the module doc).
 
     For an ``ImageDataset``: ``(images uint8 [B, C, H, W], labels int64 [B] or None)``.
     For a ``CaptionDataset``: ``(images uint8 [B, C, H, W], captions list[str] of length B)``,
     one caption per image drawn at random, again a pure function of ``(seed, epoch)``.
     For a ``ShardedDataset``: the same, streamed from its shards (see ``shards/stream.py``).
+    For a ``PairedDataset``: one entry per modality, in its order (``PairedDataset.take``).
     """
     if isinstance(dataset, ShardedDataset):
         return stream_batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
                               start=start, drop_last=drop_last, rank=rank, world_size=world_size)
-    if not isinstance(dataset, (ImageDataset, CaptionDataset)):
+    if not isinstance(dataset, (ImageDataset, CaptionDataset, PairedDataset)):
         raise TypeError(f"dataset must be an ImageDataset or CaptionDataset (or a ShardedDataset), "
                         f"got {type(dataset).__name__}")
     indices = batch_indices(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
                             start=start, drop_last=drop_last, rank=rank, world_size=world_size)
+    if isinstance(dataset, PairedDataset):
+        return (dataset.take(idx) for idx in indices)
     if isinstance(dataset, CaptionDataset):
         choice = caption_choices([len(c) for c in dataset.captions], seed, epoch)
         return ((dataset.images[idx], [dataset.captions[i][choice[i]] for i in idx.tolist()])

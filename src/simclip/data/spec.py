@@ -8,6 +8,7 @@ A spec is ``KIND`` or ``KIND:PATH``, optionally followed by ``?key=value&key=val
     cifar10:~/cifar-10-batches-py?size=64
     folder:photos/?size=64&channels=1&strict=1
     captions:pairs.csv
+    pairs:world/pairs.csv?size=32
 
 Options (each kind accepts only the ones listed for it in ``FORMS``):
 
@@ -43,6 +44,9 @@ FORMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      "train/ and test/ (or val/) sub-folders give the splits", ("size", "channels", "strict")),
     ("captions:FILE", "CSV or JSONL file with fields image (path relative to FILE) and caption",
      ("size", "channels")),
+    ("pairs:FILE", "CSV or JSONL table with one column per modality (image, depth, audio, points: "
+     "paths relative to FILE; text) and label columns, as 'simclip data make-world' writes",
+     ("size", "strict")),
     ("wds:SHARDS", "WebDataset tar shards, streamed: a folder with shards.json, one .tar or a brace "
      "pattern DIR/{000000..000009}.tar", ("size", "channels", "shuffle_buffer", "resample",
                                           "workers", "strict")),
@@ -181,7 +185,7 @@ def _existing_path(spec: str, kind: str, raw_path: str) -> Path:
         return path
     if not path.exists():
         raise spec_error(spec, f"path {str(path)!r} does not exist")
-    if kind == "captions":
+    if kind in ("captions", "pairs"):
         if not path.is_file() or path.suffix.lower() not in (".csv", ".jsonl"):
             raise spec_error(spec, f"{str(path)!r} is not a .csv or .jsonl file")
     elif not path.is_dir():
