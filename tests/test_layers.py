@@ -14,7 +14,7 @@ The layers, bottom to top, as the code has them:
 5. ``eval`` (evaluators take callables and tensors, not models; fine-tuning borrows the trainer's
    schedule).
 6. ``recipes`` (a run assembled from its config: data, augmentations, models, CLIP, evaluators,
-   the trainer).
+   the trainer); ``pairs`` (towers per modality, the paired model, its runs and evaluation).
 7. ``plots``, ``serve``, ``export``: uses of trained models.
 8. ``attacks`` (draws with ``plots``), ``video`` (indexes with ``serve``).
 9. ``cli`` and ``__main__`` (``python -m simclip``). The argparse front-ends that live beside their
@@ -36,7 +36,7 @@ LAYERS = [
     {"clip"},
     {"train"},
     {"eval"},
-    {"recipes"},
+    {"recipes", "pairs"},
     {"plots", "serve", "export"},
     {"attacks", "video"},
     {"cli", "__main__"},

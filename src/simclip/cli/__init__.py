@@ -21,7 +21,7 @@ from simclip.errors import MissingDependencyError
 
 COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.recipes", "simclip.cli.models",
             "simclip.cli.evaluate", "simclip.cli.zeroshot", "simclip.cli.retrieve", "simclip.cli.augment",
-            "simclip.cli.data", "simclip.cli.demo")
+            "simclip.cli.data", "simclip.cli.demo", "simclip.cli.pair")
 # (module, extra that provides its dependencies, command names it registers)
 OPTIONAL = (("simclip.serve.commands", "serve", ("index", "serve")),
             ("simclip.attacks.commands", "all", ("attack",)),
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Contrastive representation learning: train SimCLR and CLIP, evaluate with "
                     "linear probes, kNN, zero-shot and retrieval, search and serve embeddings.",
         epilog="Datasets are named by a spec string: digits | mnist:PATH | cifar10:PATH | "
-               "cifar100:PATH | folder:PATH | shapes | captions:FILE | wds:SHARDS. "
+               "cifar100:PATH | folder:PATH | shapes | captions:FILE | pairs:FILE | wds:SHARDS. "
                "Run 'simclip COMMAND --help' for details.")
     parser.add_argument("--version", action="version", version=f"simclip {__version__}")
     parser.add_argument(DEBUG_FLAG, action="store_true",

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="dataset tools: shard")
+    p = sub.add_parser("data", help="dataset tools: shard, make-world")
     sp = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
     s = sp.add_parser("shard", help="write WebDataset tar shards (image + label/caption)",
                       description="Train from them with --data wds:DIR (or wds:DIR/{000000..000009}.tar). "
@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--overwrite", action="store_true",
                    help="replace existing shards (else the same job resumes and another one is refused)")
     s.set_defaults(func=_shard)
+    w = sp.add_parser("make-world", help="write the built-in multimodal world: image, depth, sound, "
+                                         "point cloud and caption files per object, and pairs.csv",
+                      description="Train on it with simclip pair train --data pairs:DIR/pairs.csv.")
+    w.add_argument("--out", required=True, help="output folder")
+    w.add_argument("--objects", type=int, default=2000, help="number of objects (2000; 20%% held out)")
+    w.add_argument("--seed", type=int, default=0, help="seed of the objects and their files (0)")
+    w.add_argument("--overwrite", action="store_true", help="replace a world already in --out")
+    w.set_defaults(func=_make_world)
 
 
 def _shard(args: argparse.Namespace) -> int:
@@ -43,4 +51,12 @@ def _shard(args: argparse.Namespace) -> int:
     bad = f", skipped {report.bad} unusable sample(s)" if report.bad else ""
     print(f"wrote {report.written} shard(s) ({report.images} images) to {args.out} in "
           f"{report.seconds:.1f} s, {report.images_per_s:.0f} images/s{kept}{bad}")
+    return 0
+
+
+def _make_world(args: argparse.Namespace) -> int:
+    from simclip.data.world import make_world
+
+    table = make_world(args.out, args.objects, args.seed, overwrite=args.overwrite)
+    print(f"wrote {args.objects} objects to {args.out}; train with --data pairs:{table}")
     return 0

@@ -19,7 +19,7 @@ _FLAG_KEYS = {"data": "data", "out": "out", "epochs": "epochs", "batch_size": "b
               "keep_checkpoints": "keep_checkpoints", "micro_batch": "micro_batch",
               "max_bad_fraction": "max_bad_fraction", "optimizer": "optim.name", "lr": "optim.lr",
               "lr_scaling": "optim.lr_scaling", "weight_decay": "optim.weight_decay",
-              "warmup": "optim.warmup_fraction", "clip_grad": "optim.clip_grad_norm"}
+              "warmup": "optim.warmup_fraction", "clip_grad": "optim.clip_grad_norm", "logger": "loggers"}
 _SWITCHES = {"no_channels_last": ("channels_last", False), "compile": ("compile", True),
              "no_progress": ("progress", False), "strict": ("strict", True), "overwrite": ("overwrite", True)}
 
@@ -72,6 +72,9 @@ def add_train_arguments(t: argparse.ArgumentParser, method: str) -> None:
     t.add_argument("--max-bad-fraction", type=float, default=None, metavar="F",
                    help="stop when more than this fraction of samples is unreadable (0.05)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--logger", default=None, metavar="NAMES",
+                   help="experiment trackers, comma-separated: tensorboard, wandb, mlflow (jsonl, i.e. "
+                        "RUN/metrics.jsonl, is always written; default: tensorboard when installed)")
     t.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
 
@@ -115,7 +118,8 @@ def new_run_config(method: str, args: argparse.Namespace, method_flags: dict[str
 
 
 def resume_config(args: argparse.Namespace, method: str):
-    """The config of the run ``--resume`` names; only ``--epochs`` and ``--no-progress`` apply on top."""
+    """The config of the run ``--resume`` names; only ``--epochs``, ``--no-progress`` and
+    ``--logger`` apply on top."""
     from simclip.train.config import ConfigError, read_run_config
 
     if args.overwrite:
@@ -134,6 +138,8 @@ def resume_config(args: argparse.Namespace, method: str):
     if args.epochs is not None:
         cfg.epochs = args.epochs
     cfg.progress = not args.no_progress
+    if args.logger is not None:  # trackers record the run; they do not change it
+        cfg.loggers = tuple(n.strip() for n in args.logger.split(",") if n.strip())
     return cfg
 
 

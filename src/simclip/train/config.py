@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from simclip.errors import SimclipError
+from simclip.train.loggers import logger_names
 
 
 class ConfigError(SimclipError, ValueError):
@@ -85,6 +86,9 @@ class TrainConfig:
     max_bad_fraction: float = 0.05  # skipped (undecodable) samples beyond which the run stops
     strict: bool = False  # any bad sample is an error
     progress: bool = True
+    # experiment trackers beside metrics.jsonl (always written): tensorboard, wandb, mlflow;
+    # None: tensorboard when it is installed (simclip.train.loggers)
+    loggers: tuple[str, ...] | None = None
 
     def validate(self) -> None:
         _check_types(self)
@@ -109,6 +113,7 @@ class TrainConfig:
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
         self.optim.validate()
+        logger_names(self.loggers)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,8 +138,9 @@ class TrainConfig:
             raise ConfigError(f"unknown optim field(s): {', '.join(sorted(bad))}")
         if isinstance(optim.get("betas"), list):
             optim["betas"] = tuple(optim["betas"])
-        if isinstance(d.get("eval_protocols"), list):
-            d["eval_protocols"] = tuple(d["eval_protocols"])
+        for key in ("eval_protocols", "loggers"):
+            if isinstance(d.get(key), list):
+                d[key] = tuple(d[key])
         return cls(optim=OptimConfig(**optim), **d)
 
     @classmethod

@@ -1,5 +1,6 @@
-"""Run logging: ``metrics.jsonl`` (one JSON object per logged step), TensorBoard event files,
-and the training-curve PNG."""
+"""Run logging: every logged row goes to ``RUN/metrics.jsonl`` and to the experiment trackers the
+run names (``TrainConfig.loggers``: TensorBoard, Weights & Biases, MLflow; see
+:mod:`simclip.train.loggers`), with the run's config, its final metrics and its images."""
 
 from __future__ import annotations
 
@@ -8,41 +9,63 @@ import math
 from pathlib import Path
 from typing import Any
 
+from simclip.train.loggers import Logger, create_logger, logger_names
+
+TRACKING_FILE = "tracking.json"  # tracker name -> the id of its run, for a resumed run to continue
+
 
 class RunLogger:
-    """Appends metrics to ``RUN/metrics.jsonl`` and ``RUN/tensorboard/``. Inactive on non-zero ranks."""
+    """The run's loggers, one per name in :func:`~simclip.train.loggers.logger_names` of
+    ``loggers``; ``params`` (the resolved config) goes to each at the start. Inactive on non-zero
+    ranks. ``resume``: the trackers continue the runs they recorded this run folder in."""
 
-    def __init__(self, run_dir: str | Path, active: bool = True, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: str | Path, active: bool = True, loggers: tuple[str, ...] | None = None,
+                 params: dict[str, Any] | None = None, resume: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.active = active
-        self._tb = None
-        if active:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")
-            if tensorboard:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-                except ImportError:  # tensorboard not installed: jsonl still has everything
-                    pass
-                else:
-                    self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        self.backends: list[Logger] = []
+        if not active:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ids = _read_ids(self.run_dir) if resume else {}
+        try:
+            for name in logger_names(loggers):
+                self.backends.append(create_logger(name, self.run_dir, ids.get(name)))
+            ids.update({b.name: b.run_id for b in self.backends if b.run_id is not None})
+            _write_ids(self.run_dir, ids)
+            for backend in self.backends:
+                if params is not None:
+                    backend.log_params(params)
+        except BaseException:
+            self.close()
+            raise
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
+        """One row: numbers (tensors are read out), non-finite values as ``"nan"``/``"inf"`` text."""
         if not self.active:
             return
-        row = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}
-        self._file.write(json.dumps(row) + "\n")
-        self._file.flush()
-        if self._tb is not None:
-            for k, v in row.items():
-                if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
-                    self._tb.add_scalar(k, v, step)
+        row = {k: _plain(v) for k, v in metrics.items()}
+        for backend in self.backends:
+            backend.log_metrics(step, row)
+
+    def finish(self, summary: dict[str, Any], step: int) -> dict[str, Any]:
+        """Attach the run folder's PNGs (its training curves) and ``summary`` (the final metrics) to
+        every tracker, then close them; returns ``summary``."""
+        if not self.active:
+            return summary
+        for path in sorted(self.run_dir.glob("*.png")):
+            for backend in self.backends:
+                backend.log_image(path.stem, path, step)
+        plain = {k: _plain(v) for k, v in summary.items()}
+        for backend in self.backends:
+            backend.log_summary(plain, step)
+        self.close()
+        return summary
 
     def close(self) -> None:
-        if self.active:
-            self._file.close()
-            if self._tb is not None:
-                self._tb.close()
+        backends, self.backends = self.backends, []
+        for backend in backends:
+            backend.close()
 
 
 def _plain(v: Any) -> Any:
@@ -51,6 +74,23 @@ def _plain(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
     return v
+
+
+def _read_ids(run_dir: Path) -> dict[str, str]:
+    try:
+        ids = json.loads((run_dir / TRACKING_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in ids.items() if isinstance(v, str)} if isinstance(ids, dict) else {}
+
+
+def _write_ids(run_dir: Path, ids: dict[str, str]) -> None:
+    """A new run's ids replace those of a run the folder held before (``--overwrite``)."""
+    path = run_dir / TRACKING_FILE
+    if ids:
+        path.write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -93,7 +93,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
     run.dataset, run.first_step = dataset, state.step
     total = cfg.epochs * spe
     peak = cfg.optim.peak_lr(cfg.batch_size * info.world_size)
-    logger = RunLogger(run.run_dir, active=info.is_main)
+    logger = RunLogger(run.run_dir, info.is_main, cfg.loggers, params=cfg.to_dict(), resume=resume)
     progress = Progress(total, cfg.time_budget, enabled=cfg.progress and info.is_main,
                         start_step=state.step, start_elapsed=state.elapsed)
     final: dict[str, Any] = {}
@@ -132,12 +132,12 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
     _save(run, state)
     if evaluate is not None and not state.interrupted and evaluated_at != state.step:
         final.update(_evaluate(run, evaluate, logger, state.step))
-    logger.close()
     if info.is_main and (rows := read_metrics(run.run_dir)):
         plot_training_curves(rows, run.run_dir / "curves.png", title=f"{cfg.method} on {cfg.data}")
-    return {**final, "steps": state.step, "epochs": state.epoch, "train_seconds": state.elapsed,
-            "images_per_s": _throughput(cfg, state, info), "skipped_steps": state.skipped_steps,
-            "bad_samples": _bad_samples(dataset), "interrupted": state.interrupted}
+    # the trackers get the curves and these final metrics
+    return logger.finish({**final, "steps": state.step, "epochs": state.epoch, "train_seconds": state.elapsed,
+                          "images_per_s": _throughput(cfg, state, info), "skipped_steps": state.skipped_steps,
+                          "bad_samples": _bad_samples(dataset), "interrupted": state.interrupted}, state.step)
 
 
 def _check_before_work(cfg: TrainConfig, dataset: TrainData, info: dist_.DistInfo) -> int:
