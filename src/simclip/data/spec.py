@@ -48,8 +48,8 @@ FORMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      "paths relative to FILE; text) and label columns, as 'simclip data make-world' writes",
      ("size", "strict")),
     ("wds:SHARDS", "WebDataset tar shards, streamed: a folder with shards.json, one .tar or a brace "
-     "pattern DIR/{000000..000009}.tar", ("size", "channels", "shuffle_buffer", "resample",
-                                          "workers", "strict")),
+     "pattern DIR/{000000..000009}.tar; also https://..., s3://... (fsspec) or pipe:COMMAND",
+     ("size", "channels", "shuffle_buffer", "resample", "workers", "strict")),
 )
 _KINDS = {form.split(":")[0]: (form, keys) for form, _, keys in FORMS}
 _TRUE = {"1", "true", "yes", "on"}
