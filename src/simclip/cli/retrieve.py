@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from simclip.cli.model_source import load_model, retrieval_benchmark_metrics, write_benchmark_json
 from simclip.cli.zeroshot import add_model_arguments
 from simclip.errors import UsageError
 
@@ -13,28 +14,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retrieve", help="image<->text retrieval: recall@1/5/10, or search by text",
                        description="Recall@k both ways (an image's hit counts if any of its captions "
                                    "is in the top k). With --query, list the best-matching images.")
-    add_model_arguments(p)
+    add_model_arguments(p, named=True)
     p.add_argument("--data", required=True, help="a caption dataset spec (captions:FILE, shapes, ...)")
     p.add_argument("--split", default="test", choices=("train", "test"),
                    help="which split of --data to search (test)")
     p.add_argument("--query", default=None, help="a text: print the --top best images for it")
     p.add_argument("--top", type=int, default=5, help="how many images --query lists (5)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--output", metavar="FILE", default=None,
+                   help="without --query: also write CLIP_benchmark's result file (dataset, model, "
+                        "pretrained, task, metrics: image_ and text_retrieval_recall@k as fractions)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from simclip.clip import preprocess_tensor
-    from simclip.data import load_caption_dataset
+    from simclip.data import captions_in_memory, load_caption_dataset
     from simclip.eval import extract_features, extract_text_features
-    from simclip.recipes import load_clip_model
     from simclip.recipes.clip import tokenizer_for
 
     if args.query is not None and args.top < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
-    model = load_clip_model(args.run, args.checkpoint, args.device)
+    if args.query is not None and args.output is not None:
+        raise UsageError("--output writes recall metrics: leave out --query")
+    model = load_model(args)
     tokenize = tokenizer_for(model)
-    data = load_caption_dataset(args.data, split=args.split)
+    data = captions_in_memory(load_caption_dataset(args.data, split=args.split))
     image_feats = extract_features(lambda x: model.encode_image(x, normalize=True), data.images,
                                    device=args.device,
                                    transform=lambda x: preprocess_tensor(x, model.preprocess_cfg))
@@ -73,6 +78,8 @@ def _recall(args: argparse.Namespace, data, image_feats, encode_text, tokenize) 
     owner = torch.tensor([i for i, caps in enumerate(data.captions) for _ in caps])
     metrics = retrieval_recall(image_feats, extract_text_features(encode_text, tokenize, texts,
                                                                   device=args.device), owner)
+    if args.output is not None:
+        write_benchmark_json(args.output, args, "zeroshot_retrieval", retrieval_benchmark_metrics(metrics))
     if args.json:
         print(json.dumps({"data": args.data, "split": args.split, **metrics}, indent=2))
     else:

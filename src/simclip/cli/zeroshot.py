@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
+from simclip.cli.model_source import add_named_model_arguments, load_model, write_benchmark_json
 from simclip.errors import UsageError
 
 
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
+def add_model_arguments(p: argparse.ArgumentParser, named: bool = False) -> None:
+    """``--run``/``--checkpoint`` (and with ``named``, ``--model NAME --pretrained TAG``), ``--device``."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="a CLIP run folder")
     src.add_argument("--checkpoint", help="a CLIP checkpoint: OpenAI .pt, OpenCLIP or simclip weights")
+    if named:
+        add_named_model_arguments(src, p)
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (cpu)")
 
 
@@ -20,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="One image: top-5 labels with probabilities and the rank of "
                                    "--true. A dataset (--data): top-1, top-5 and mean per-class "
                                    "recall (CLIP_benchmark's metrics).")
-    add_model_arguments(p)
+    add_model_arguments(p, named=True)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--image", help="an image file")
     what.add_argument("--data", help="a labelled dataset spec (its class names are the labels)")
@@ -31,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--templates", default=None,
                    help="template set name (e.g. imagenet, cifar10, mnist) or one template with {}")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--output", metavar="FILE", default=None,
+                   help="with --data: also write CLIP_benchmark's result file (dataset, model, "
+                        "pretrained, task, metrics: acc1, acc5, mean_per_class_recall as fractions)")
     p.set_defaults(func=_run)
 
 
@@ -62,21 +69,22 @@ def _run(args: argparse.Namespace) -> int:
     from simclip.augment import load_image
     from simclip.cli.evaluate import format_table
     from simclip.clip import preprocess_tensor
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
     from simclip.eval import extract_features, zero_shot_classifier, zero_shot_eval
-    from simclip.recipes import load_clip_model
     from simclip.recipes.clip import tokenizer_for
 
     if args.image:  # flag mistakes before the model loads
         classes = parse_classes(args.classes)
         if args.true is not None and args.true not in classes:
             raise UsageError(f"--true {args.true!r} is not one of --classes")
-    model = load_clip_model(args.run, args.checkpoint, args.device)
+        if args.output is not None:
+            raise UsageError("--output writes a dataset's metrics: use it with --data, not --image")
+    model = load_model(args)
     tokenize = tokenizer_for(model)
     encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
     if args.image:
         return _one_image(args, load_image(args.image), classes, model, tokenize, encode_text)
-    data = load_dataset(args.data, split=args.split)
+    data = images_in_memory(load_dataset(args.data, split=args.split))
     if data.labels is None:
         raise UsageError(f"--data {args.data} has no labels to classify into")
     templates = resolve_templates(args.templates, data.name)
@@ -84,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
     feats = extract_features(lambda x: model.encode_image(x, normalize=True), data.images,
                              device=args.device, transform=lambda x: preprocess_tensor(x, model.preprocess_cfg))
     metrics = zero_shot_eval(feats, data.labels, classifier)
+    if args.output is not None:
+        from simclip.cli.model_source import zeroshot_benchmark_metrics
+
+        write_benchmark_json(args.output, args, "zeroshot_classification", zeroshot_benchmark_metrics(metrics))
     if args.json:
         print(json.dumps({"data": args.data, "split": args.split, "templates": len(templates), **metrics}, indent=2))
     else:

@@ -18,11 +18,12 @@ from simclip.clip.model import CLIP
 from simclip.clip.pos_embed import resize_grid_embedding
 from simclip.clip.preprocess import ImagePreprocess, preprocess_tensor
 from simclip.clip.pretrained import list_pretrained
+from simclip.clip.pretrained_names import resolve_pretrained
 from simclip.clip.tokenizer import get_tokenizer
 from simclip.text import Tokenizer
 
 __all__ = ["CLIP", "CLIPConfig", "CLIPTextConfig", "CLIPVisionConfig", "ImagePreprocess", "OPENAI_MEAN",
            "OPENAI_STD", "PreprocessConfig", "Tokenizer", "checkpoint_metadata", "create_model",
            "get_model_config", "get_tokenizer", "infer_config", "list_models", "list_pretrained", "load",
-           "load_state_dict_exact", "preprocess_tensor", "resize_grid_embedding", "save",
+           "load_state_dict_exact", "preprocess_tensor", "resize_grid_embedding", "resolve_pretrained", "save",
            "to_openai_layout", "to_simclip_layout"]

@@ -26,14 +26,28 @@ def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
     group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
     group.add_argument("--run", metavar="RUN", help="a CLIP training run folder ('simclip clip train --out')")
     group.add_argument("--model", metavar="NAME",
-                       help="an architecture name, randomly initialised (seed 0): for smoke tests only")
+                       help="an architecture name: with --pretrained, its released weights; alone, "
+                            "randomly initialised (seed 0), for smoke tests only")
+    p.add_argument("--pretrained", metavar="TAG|FILE", default=None,
+                   help="released weights of --model ('simclip models --pretrained'), read from the "
+                        "local cache, or a weights file; e.g. --model ViT-B-32 --pretrained openai")
     p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
     p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
+
+
+def use_pretrained(args: argparse.Namespace) -> None:
+    """``--model NAME --pretrained TAG`` becomes ``--checkpoint`` of the local weights file, so the
+    index records that file as its model's identity."""
+    if getattr(args, "pretrained", None) is not None:
+        from simclip.cli.model_source import pretrained_weights
+
+        args.checkpoint, args.model = str(pretrained_weights(args.model, args.pretrained)), None
 
 
 def embedder_from_args(args: argparse.Namespace) -> ClipEmbedder:
     """The embedder named by ``--checkpoint``/``--run``/``--model``; with none, the one recorded in
     ``args.index`` (its checkpoint file, or its architecture name at seed 0)."""
+    use_pretrained(args)
     from simclip.serve.service import index_embedder
 
     return index_embedder(args.index, args.checkpoint, args.run, args.model, args.tokenizer, args.device)
@@ -43,6 +57,7 @@ def cli_index_build(args: argparse.Namespace) -> int:
     from simclip.serve.embedder import load_embedder
     from simclip.serve.index import build_index
 
+    use_pretrained(args)
     embedder = load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
                              device=args.device)
     info = build_index(embedder, args.images, args.out, batch_size=args.batch_size,
@@ -70,6 +85,7 @@ def cli_index_info(args: argparse.Namespace) -> int:
 
 
 def cli_serve(args: argparse.Namespace) -> int:
+    use_pretrained(args)
     from simclip.serve.service import ServiceConfig, run_service
 
     if args.max_upload_mb <= 0:
