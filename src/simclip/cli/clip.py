@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_train_arguments(t, "clip")
     t.add_argument("--model", default=None,
                    help="architecture name (see 'simclip clip models'); default: the recipe's")
+    t.add_argument("--image-tower", default=None, metavar="ENCODER",
+                   help="replace the architecture's image tower by an encoder of 'simclip models' "
+                        "(e.g. timm:resnet18, timm:vit_tiny_patch16_224 built at the data's image "
+                        "size) plus a linear projection; the text tower stays the architecture's")
     t.add_argument("--loss", choices=("clip", "siglip"), default=None)
     t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
     t.add_argument("--tokenizer", default=None, metavar="clip|bpe:N",
@@ -43,6 +47,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         cfg, dataset = new_run_config("clip", args, {
             "model": {"name": args.model} if args.model is not None else None,
+            **_image_tower_values(args.image_tower),
             "model.lock_image": True if args.lock_image else None,
             "model.lock_text": True if args.lock_text else None,
             "objective.loss": args.loss, "objective.policy": args.policy,
@@ -50,6 +55,15 @@ def _train(args: argparse.Namespace) -> int:
     result = run_clip(cfg, resume=bool(args.resume), dataset=dataset)
     print_result(result, cfg.out, args.json)
     return 130 if result.get("interrupted") else 0
+
+
+def _image_tower_values(encoder: str | None) -> dict:
+    """``--image-tower ENCODER``: the vision tower becomes ``kind="encoder"`` with that encoder (its
+    options the encoder's defaults, not the replaced tower's)."""
+    if encoder is None:
+        return {}
+    return {"model.vision.kind": "encoder", "model.vision.encoder": encoder,
+            "model.vision.encoder_kwargs": {}}
 
 
 def _models(args: argparse.Namespace) -> int:

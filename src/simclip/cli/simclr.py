@@ -17,8 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                   "Example: simclip simclr train --data digits --epochs 20 --out runs/a")
     add_train_arguments(t, "simclr")
     t.add_argument("--encoder", default=None,
-                   help="encoder name (see 'simclip models'); default: the recipe's (auto: small-cnn "
-                        "for small images on a CPU, else resnet18)")
+                   help="encoder name (see 'simclip models'), or timm:NAME for any timm model; "
+                        "default: the recipe's (auto: small-cnn for small images on a CPU, else resnet18)")
+    t.add_argument("--encoder-weights", default=None, metavar="FILE|hf-hub:REPO",
+                   help="start the encoder from these weights: a .safetensors/.pth state dict, or "
+                        "hf-hub:REPO from the local Hugging Face cache (never downloaded); e.g. with "
+                        "--encoder timm:resnet18. Only the new run reads it: the run reloads from its "
+                        "checkpoints")
     t.add_argument("--proj-dim", type=int, default=None, help="projection output dimension (128)")
     t.add_argument("--proj-hidden-dim", type=int, default=None, help="projection hidden width (= features)")
     t.add_argument("--proj-layers", type=int, default=None, help="projection head depth (2)")
@@ -39,7 +44,8 @@ def _train(args: argparse.Namespace) -> int:
         cfg, dataset = resume_config(args, "simclr"), None
     else:
         cfg, dataset = new_run_config("simclr", args, {
-            "model.encoder": args.encoder, "model.proj_dim": args.proj_dim,
+            "model.encoder": args.encoder, "model.encoder_weights": args.encoder_weights,
+            "model.proj_dim": args.proj_dim,
             "model.proj_hidden_dim": args.proj_hidden_dim, "model.proj_layers": args.proj_layers,
             "objective.temperature": args.temperature, "objective.n_views": args.views,
             "objective.policy": args.policy, "objective.view_size": args.view_size})

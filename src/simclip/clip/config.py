@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-VISION_KINDS = ("vit", "resnet", "encoder")
+VISION_KINDS = ("vit", "resnet", "encoder", "timm")
 TEXT_KINDS = ("transformer", "hf")
 TEXT_POOLINGS = ("mean", "cls", "pooler", "last")  # of kind "hf" (the transformer pools at end-of-text)
 TEXT_PROJ_TYPES = ("linear", "mlp", "none")  # of kind "hf"
@@ -34,6 +34,9 @@ class CLIPVisionConfig:
     ``kind="resnet"``: OpenAI's ModifiedResNet; ``layers`` is four block counts, ``width`` the stem width.
     ``kind="encoder"``: any encoder of :func:`simclip.models.create_encoder` (``encoder``,
     ``encoder_kwargs``) followed by a linear projection.
+    ``kind="timm"``: the timm model ``encoder`` with OpenCLIP's timm head (``encoder_kwargs``: pool,
+    proj, ...), as OpenCLIP checkpoints with a ``timm_model_name`` have it
+    (:class:`~simclip.clip.timm_tower.TimmTower`).
     Attention heads are ``width // head_width`` (ViT) and ``32 * width // head_width`` (ResNet pool).
     """
 
@@ -72,7 +75,8 @@ class CLIPVisionConfig:
                 raise ValueError(f"vision.width ({self.width}) must be a multiple of "
                                  f"vision.head_width ({self.head_width})")
         elif not isinstance(self.encoder, str):
-            raise ValueError("vision.encoder must name an encoder of simclip.models when kind='encoder'")
+            raise ValueError(f"vision.encoder must name an encoder (a timm model for kind 'timm') when "
+                             f"kind={self.kind!r}")
 
     @property
     def heads(self) -> int:

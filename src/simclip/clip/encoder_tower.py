@@ -17,9 +17,13 @@ class EncoderTower(nn.Module):
                  encoder_kwargs: dict | None = None) -> None:
         super().__init__()
         from simclip.models import create_encoder
+        from simclip.models.encoders.timm_encoder import is_timm_name
 
         self.image_size, self.in_channels = image_size, in_channels
-        self.encoder = create_encoder(encoder, in_channels=in_channels, **(encoder_kwargs or {}))
+        kwargs = dict(encoder_kwargs or {})
+        if is_timm_name(encoder):  # timm ViTs are built for the tower's image size
+            kwargs.setdefault("image_size", image_size)
+        self.encoder = create_encoder(encoder, in_channels=in_channels, **kwargs)
         num_features = getattr(self.encoder, "num_features", None)
         if not isinstance(num_features, int):
             raise ValueError(f"encoder {encoder!r} does not expose an integer num_features")

@@ -41,6 +41,10 @@ def _count_blocks(sd: dict[str, torch.Tensor], prefix: str) -> int:
 
 def infer_vision(sd: dict[str, torch.Tensor], cfg: dict[str, Any]) -> dict[str, Any]:
     """Vision fields of :class:`CLIPVisionConfig` from ``visual.*`` shapes (simclip key layout)."""
+    if cfg.get("timm_model_name"):  # OpenCLIP's timm tower: the config names it, shapes cannot
+        from simclip.clip.timm_tower import timm_vision_fields
+
+        return timm_vision_fields(cfg)
     if "visual.proj" in sd:  # ViT
         width, in_channels, patch, _ = _shape(sd, "visual.conv1.weight")
         grid = _square_grid(sd, "visual.positional_embedding")

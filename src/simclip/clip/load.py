@@ -27,7 +27,7 @@ from simclip.clip.run_files import find_run_files
 # OpenCLIP settings that change the computation without changing parameter names, with the value
 # this implementation computes; any other value is refused rather than silently ignored.
 _OPEN_CLIP_FIXED = {
-    "vision_cfg": {"timm_model_name": None, "attentional_pool": False, "no_ln_pre": False,
+    "vision_cfg": {"attentional_pool": False, "no_ln_pre": False,
                    "final_ln_after_pool": False, "pool_type": "tok", "pos_embed_type": "learnable",
                    "act_kwargs": None, "norm_kwargs": None, "ls_init_value": None,
                    "block_type": None, "qk_norm": False, "scaled_cosine_attn": False,

@@ -33,6 +33,10 @@ def build_vision_tower(cfg: CLIPConfig) -> nn.Module:
                                  v.mlp_ratio, cfg.quick_gelu, v.in_channels)
     if v.kind == "resnet":
         return ModifiedResNet(v.layers, cfg.embed_dim, v.heads, v.image_size, v.width, v.in_channels)
+    if v.kind == "timm":
+        from simclip.clip.timm_tower import TimmTower
+
+        return TimmTower(v.encoder, cfg.embed_dim, v.image_size, v.in_channels, **v.encoder_kwargs)
     return EncoderTower(v.encoder, cfg.embed_dim, v.in_channels, v.image_size, v.encoder_kwargs)
 
 

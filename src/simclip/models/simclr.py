@@ -19,6 +19,9 @@ class SimCLRModelConfig:
     encoder: str = "small-cnn"
     in_channels: int = 1
     encoder_options: dict = field(default_factory=dict)
+    # Where the encoder's starting weights came from (a file or hf-hub:REPO): loaded once when a run
+    # starts, recorded for provenance; a trained model reloads from its checkpoint alone.
+    encoder_weights: str | None = None
     proj_hidden_dim: int | None = None
     proj_dim: int = 128
     proj_layers: int = 2

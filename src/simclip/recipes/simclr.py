@@ -12,6 +12,8 @@ from simclip.augment import create_policy
 from simclip.data import load_dataset
 from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate
 from simclip.models import SimCLRModel, SimCLRModelConfig
+from simclip.models.encoders.timm_encoder import is_timm_name
+from simclip.models.weights import load_encoder_weights
 from simclip.train import SimCLRObjective, TrainConfig, train
 from simclip.train.checkpoint import load_checkpoint, load_weights_into
 from simclip.train.config import ConfigError, check_protocols, read_run_config
@@ -62,6 +64,10 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
                           f"({dataset.image_size}x{dataset.image_size}); views are crops of the images")
     model_cfg = dict(cfg.model)
     model_cfg.setdefault("in_channels", dataset.channels)
+    if is_timm_name(model_cfg.get("encoder", "")) and "image_size" not in model_cfg.get("encoder_options", {}):
+        # timm models with a built-in size (ViTs) are built for the data's images, recorded in the
+        # run's config so that it reloads the same architecture
+        model_cfg["encoder_options"] = {**model_cfg.get("encoder_options", {}), "image_size": dataset.image_size}
     if "mean" not in model_cfg:
         model_cfg["mean"], model_cfg["std"] = channel_stats(dataset)
     try:
@@ -90,6 +96,8 @@ def run_simclr(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str
         dataset = load_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_simclr(cfg, dataset)
+    if not resume and model.cfg.encoder_weights:
+        load_encoder_weights(model.encoder, model.cfg.encoder_weights)
     run_eval = None
     if cfg.eval_protocols:
         test = load_dataset(cfg.data, split="test", strict=cfg.strict)
