@@ -11,11 +11,14 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
 
 # Fields of ``identity`` that must agree between an index and the model that queries it. The
 # checkpoint path is recorded but not compared: the same weights may be moved or copied.
@@ -73,13 +76,13 @@ def same_identity(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 class ClipEmbedder:
-    """:class:`Embedder` over a CLIP-interface ``model``, its ``preprocess`` and a ``tokenizer``.
+    """:class:`Embedder` over a simclip CLIP ``model``, its ``preprocess`` and a ``tokenizer``.
 
     ``preprocess``: ``PIL.Image -> FloatTensor[3, S, S]``; ``tokenizer``: ``list[str] -> LongTensor[B, L]``.
     Safe to call from several threads at once: the model is put in eval mode and only read.
     """
 
-    def __init__(self, model: torch.nn.Module, preprocess: Callable[[Image.Image], torch.Tensor],
+    def __init__(self, model: CLIP, preprocess: Callable[[Image.Image], torch.Tensor],
                  tokenizer: Callable[[list[str]], torch.Tensor], identity: dict[str, Any],
                  device: str | torch.device = "cpu", batch_size: int = 64) -> None:
         missing = [key for key in IDENTITY_KEYS if key not in identity]
@@ -113,7 +116,7 @@ class ClipEmbedder:
         return unit_rows(np.concatenate(out))
 
 
-def _tokenizer_for(model: torch.nn.Module, tokenizer: str | Path | None) -> Callable:
+def _tokenizer_for(model: CLIP, tokenizer: str | Path | None) -> Callable:
     """``tokenizer`` when given ("clip" or a trained BPE folder); else the text tower's own."""
     from simclip.text import get_tokenizer
 
@@ -190,4 +193,5 @@ def load_embedder(checkpoint: str | Path | None = None, *, run: str | Path | Non
         return embedder_from_checkpoint(checkpoint, tokenizer, device)
     if run is not None:
         return embedder_from_run(run, device)
+    assert model is not None  # the one given
     return embedder_from_model_name(model, tokenizer=tokenizer, device=device)

@@ -27,22 +27,25 @@ def _describe(error: dict) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+# Handlers take ``Exception``, the type Starlette's registry declares; each is registered for one class.
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     # The offending input is not echoed back: it may be megabytes long.
-    errors = [{"loc": list(e.get("loc", ())), "msg": _describe(e)} for e in exc.errors()]
-    return JSONResponse({"detail": "; ".join(e["msg"] for e in errors), "errors": errors}, status_code=422)
+    details = exc.errors() if isinstance(exc, RequestValidationError) else []
+    messages = [_describe(e) for e in details]
+    errors = [{"loc": list(e.get("loc", ())), "msg": msg} for e, msg in zip(details, messages)]
+    return JSONResponse({"detail": "; ".join(messages), "errors": errors}, status_code=422)
 
 
-async def _busy(request: Request, exc: Busy) -> JSONResponse:
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "server busy: all model workers are in use, retry shortly"},
                         status_code=503, headers={"Retry-After": "1"})
 
 
-async def _timeout(request: Request, exc: WorkTimeout) -> JSONResponse:
+async def _timeout(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "the request took too long and was abandoned"}, status_code=504)
 
 
-async def _bad_image(request: Request, exc: ImageDecodeError) -> JSONResponse:
+async def _bad_image(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=400)
 
 

@@ -59,7 +59,7 @@ class ModelGate:
     def _slots_of_running_loop(self) -> asyncio.Semaphore:
         # An asyncio semaphore belongs to one event loop; a server runs one, test clients may start more.
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._slots is None or self._loop is not loop:
             self._slots, self._loop = asyncio.Semaphore(self.max_concurrency), loop
         return self._slots
 

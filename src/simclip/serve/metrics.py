@@ -107,7 +107,7 @@ class Metrics:
             latency = json.loads(json.dumps(self._latency))
         batches = {}
         for tower, counts in (self.batch_sizes() if self.batch_sizes else {}).items():
-            batches[tower] = {"buckets": _bucket_counts(BATCH_BUCKETS, dict(counts)),
+            batches[tower] = {"buckets": _bucket_counts(BATCH_BUCKETS, {float(k): n for k, n in counts.items()}),
                               "sum": sum(size * n for size, n in counts.items()),
                               "count": sum(counts.values())}
         return {"requests": requests, "latency": latency, "batch": batches}

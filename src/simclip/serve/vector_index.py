@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -145,6 +145,7 @@ def build_vector_index(vectors: np.ndarray, kind: str = "auto", target_recall: f
     n, dim = vectors.shape
     kind = choose_kind(n, kind)
     params: dict[str, Any] = {"kind": kind}
+    index: faiss.Index
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "ivf":
@@ -157,14 +158,18 @@ def build_vector_index(vectors: np.ndarray, kind: str = "auto", target_recall: f
         ivf.cp.niter = 10
         ivf.cp.seed = seed
         ivf.train(vectors)
-        index = faiss.IndexRefineFlat(ivf)
-        ivf.this.disown()  # the wrapper frees the IVF it re-ranks, whatever Python does with `ivf`
-        index.own_fields = True
-        index.k_factor = REFINE_FACTOR
+        refine = faiss.IndexRefineFlat(ivf)
+        # the wrapper frees the IVF it re-ranks, whatever Python does with `ivf` (`this` is SWIG's
+        # handle on the C++ object, which the stubs do not declare)
+        cast(Any, ivf).this.disown()
+        refine.own_fields = True
+        refine.k_factor = REFINE_FACTOR
+        index = refine
         params.update(nlist=nlist, codes="sq8", refine_factor=REFINE_FACTOR)
     else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index = hnsw
         params["hnsw_m"] = HNSW_M
     index.add(vectors)
     params["search_param"], params["recall_at_10"] = tune_search_param(index, vectors, target_recall,
