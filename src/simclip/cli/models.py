@@ -22,6 +22,8 @@ def _run(args: argparse.Namespace) -> int:
     print("SimCLR encoders (simclr train --encoder NAME):")
     for name in list_encoders():
         print(f"  {name}")
+    print("  timm:NAME       any timm model, e.g. timm:resnet18 (pip install 'simclip[timm]'); also "
+          "'clip train --image-tower'")
     print("CLIP architectures (clip train --model NAME):")
     _models(args)
     return 0

@@ -117,10 +117,12 @@ def _adapt_input_conv(weight: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     channel count differs; otherwise returned unchanged for the shape check to report."""
     if weight.dim() != 4 or weight.shape[0] != shape[0] or weight.shape[2:] != shape[2:]:
         return weight
+    if weight.shape[1] != 3:  # timm's rule starts from RGB weights
+        return weight
     from timm.models import adapt_input_conv
 
     try:
-        return adapt_input_conv(int(shape[1]), weight, base_chans=int(weight.shape[1]))
+        return adapt_input_conv(int(shape[1]), weight)
     except (ValueError, NotImplementedError, AssertionError):
         return weight
 
