@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--tokenizer", default=None, metavar="clip|bpe:N",
                    help="CLIP's vocabulary (default), or a byte-level BPE of N ids learned from the "
                         "training captions and saved with the run")
+    t.add_argument("--pretrained", metavar="TAG|FILE", default=None,
+                   help="start from the released weights of --model (a tag of 'simclip models "
+                        "--pretrained', from the local cache) or a weights file: --init-from those")
     t.add_argument("--lock-image", action="store_true",
                    help="freeze the image tower (e.g. pretrained weights; LiT's reverse)")
     t.add_argument("--lock-text", action="store_true",
@@ -42,6 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from simclip.recipes import run_clip
 
+    if args.pretrained is not None:  # --model NAME --pretrained TAG: start from those weights
+        from simclip.cli.model_source import pretrained_weights
+        from simclip.train.config import ConfigError
+
+        if args.init_from or args.resume:
+            raise ConfigError("--pretrained starts a new run from released weights: leave out "
+                              "--init-from and --resume")
+        args.init_from, args.model = str(pretrained_weights(args.model, args.pretrained)), None
     if args.resume:
         cfg, dataset = resume_config(args, "clip"), None
     else:

@@ -38,6 +38,11 @@ def add_train_arguments(t: argparse.ArgumentParser, method: str) -> None:
                    help="JSON config file, whole or partial (a run's config.json replays it)")
     t.add_argument("--resume", metavar="RUN", default=None,
                    help="continue RUN from its newest checkpoint, exactly where it stopped")
+    t.add_argument("--init-from", metavar="RUN|CHECKPOINT", default=None,
+                   help="start a new run (fresh optimiser and schedule, step 0) from the weights of a run "
+                        "folder or one of its checkpoints" + (", or of CLIP weights (see also --model "
+                                                              "--pretrained)" if method == "clip" else "")
+                        + "; the architecture is the checkpoint's")
     t.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (its checkpoints, metrics and TensorBoard "
                         "files); without it a new run there is refused")
@@ -112,6 +117,10 @@ def new_run_config(method: str, args: argparse.Namespace, method_flags: dict[str
     from simclip.recipes.resolve import describe, resolve_config
 
     values = user_values(args, method_flags)
+    if getattr(args, "init_from", None):
+        from simclip.recipes.init_from import init_values
+
+        values = init_values(method, args.init_from, values)
     cfg, recipe, profile, dataset = resolve_config(method, values)
     print(describe(cfg, recipe, profile, values), file=sys.stderr if args.json else sys.stdout, flush=True)
     return cfg, dataset
@@ -129,6 +138,8 @@ def resume_config(args: argparse.Namespace, method: str):
     if ignored:
         raise ConfigError(f"{', '.join(ignored)} cannot change a resumed run: it continues with the "
                           f"config in {args.resume}/config.json")
+    if getattr(args, "init_from", None):
+        raise ConfigError("--init-from starts a new run; a resumed run continues from its own checkpoint")
     cfg = read_run_config(args.resume)
     if cfg.method != method:
         other = "simclip simclr train" if cfg.method == "simclr" else "simclip clip train"

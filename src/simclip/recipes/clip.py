@@ -128,6 +128,10 @@ def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, 
         dataset = load_caption_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_clip(cfg, dataset)
+    if not resume and cfg.init_from:  # a resumed run reloads its own checkpoint instead
+        from simclip.recipes.init_from import init_weights_
+
+        init_weights_(model, "clip", cfg.init_from)
     run_eval = None
     if cfg.eval_protocols:
         test = load_caption_dataset(cfg.data, split="test", strict=cfg.strict)

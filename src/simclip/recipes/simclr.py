@@ -96,6 +96,10 @@ def run_simclr(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str
         dataset = load_dataset(cfg.data, split="train", strict=cfg.strict)
     torch.manual_seed(cfg.seed)  # the model's initial weights are part of the seeded run
     model, objective = build_simclr(cfg, dataset)
+    if not resume and cfg.init_from:  # a resumed run reloads its own checkpoint instead
+        from simclip.recipes.init_from import init_weights_
+
+        init_weights_(model, "simclr", cfg.init_from)
     if not resume and model.cfg.encoder_weights:
         load_encoder_weights(model.encoder, model.cfg.encoder_weights)
     run_eval = None

@@ -89,6 +89,7 @@ class TrainConfig:
     # experiment trackers beside metrics.jsonl (always written): tensorboard, wandb, mlflow;
     # None: tensorboard when it is installed (simclip.train.loggers)
     loggers: tuple[str, ...] | None = None
+    init_from: str | None = None  # weights a new run started from (--init-from; simclip.recipes.init_from)
 
     def validate(self) -> None:
         _check_types(self)
