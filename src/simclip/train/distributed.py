@@ -4,6 +4,7 @@ collectives the loop needs. The all-gather of features for the losses lives in
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,9 @@ class DistInfo:
 def setup(device: str = "cpu") -> DistInfo:
     """Join the process group that ``torchrun`` describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
     ``MASTER_ADDR``/``MASTER_PORT``): NCCL for CUDA, gloo for CPU. A plain single process — no
-    ``WORLD_SIZE`` or ``WORLD_SIZE=1`` — gets ``DistInfo()``. Safe to call more than once."""
+    ``WORLD_SIZE`` or ``WORLD_SIZE=1`` — gets ``DistInfo()``. Safe to call more than once; the
+    group is destroyed when the process exits (a gloo group left to the interpreter's teardown can
+    abort the process after a finished run, which torchrun counts as a failure)."""
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -39,8 +42,21 @@ def setup(device: str = "cpu") -> DistInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.startswith("cuda"):
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    store, rank, world = next(dist.rendezvous("env://"))
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        # torchrun's agent keeps one store for all attempts of a job: a restarted worker must not
+        # read the addresses the workers of the failed attempt published there (it would connect to
+        # a dead process); every worker of one agent counts the same restarts
+        store = dist.PrefixStore(f"simclip/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+    dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo", store=store,
+                            rank=rank, world_size=world)
+    atexit.register(_destroy)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank)
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def device_for(info: DistInfo, device: str) -> torch.device:
