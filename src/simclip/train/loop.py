@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches, steps_per_epoch
-from simclip.train import distributed as dist_
+from simclip.train import distributed as dist_, rng
 from simclip.train.allocator import keep_freed_memory
 from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
 from simclip.train.config import ConfigError, TrainConfig
@@ -35,6 +35,7 @@ from simclip.train.errors import TrainingError
 from simclip.train.logger import RunLogger, read_metrics
 from simclip.train.optim import build_optimizer
 from simclip.train.progress import Progress
+from simclip.train.restart import resumes_after_restart, start_together
 from simclip.train.run_dir import claim_for_new_run, write_config
 from simclip.train.schedule import warmup_cosine
 from simclip.train.step import Objective, forward_backward
@@ -56,6 +57,7 @@ class LoopState:
     bad_steps: int = 0  # consecutive non-finite losses
     skipped_steps: int = 0
     interrupted: bool = False
+    window: list[float] = field(default_factory=list)  # losses since the last logged row
 
 
 @dataclass
@@ -80,16 +82,18 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
     """Train ``model`` on ``dataset`` with ``objective`` as ``cfg`` says; return the final metrics.
 
     With ``resume=True`` the run continues from the newest complete checkpoint in ``cfg.out``
-    exactly where it stopped (same batches, same augmentations, same optimiser state).
+    exactly where it stopped (same batches, augmentations, optimiser state); torchrun's restarts too.
     ``cfg.batch_size`` is per process; the learning rate scales with the global batch.
     """
     cfg.validate()
     if cfg.keep_freed_memory:
         keep_freed_memory()
     info = dist_.setup(cfg.device)
+    resume = resume or resumes_after_restart(cfg, info)
     spe = _check_before_work(cfg, dataset, info)
     run = _prepare(cfg, model, objective, info, resume)
     state = _start_state(run, resume)
+    start_together(run.run_dir, state.step, info, resume)
     run.dataset, run.first_step = dataset, state.step
     total = cfg.epochs * spe
     peak = cfg.optim.peak_lr(cfg.batch_size * info.world_size)
@@ -97,7 +101,7 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
     progress = Progress(total, cfg.time_budget, enabled=cfg.progress and info.is_main,
                         start_step=state.step, start_elapsed=state.elapsed)
     final: dict[str, Any] = {}
-    evaluated_at, window = -1, []
+    evaluated_at, window = -1, state.window
     model.train()
     with _stop_on_sigint() as stop:
         while state.epoch < cfg.epochs and not _should_stop(run, state, stop):
@@ -292,9 +296,10 @@ def _throughput(cfg: TrainConfig, state: LoopState, info: dist_.DistInfo) -> flo
 
 def _save(run: _Run, state: LoopState) -> None:
     objective_states = dist_.gather_objects(run.objective.state_dict(), run.dist)
+    rng_states = dist_.gather_objects(rng.capture(run.device), run.dist)  # one per rank
     if run.dist.is_main:
         payload = {"optimizer": run.optimizer.state_dict(), "loop": asdict(state),
-                   "torch_rng": torch.get_rng_state(), "objective": objective_states}
+                   "rng": rng_states, "objective": objective_states}
         try:
             save_checkpoint(run.run_dir, state.step, run.model, payload, keep=run.cfg.keep_checkpoints)
         except OSError as err:  # torch.save's own words for a full disk are cryptic: add the space
@@ -333,12 +338,12 @@ def _restore(run: _Run) -> LoopState:
     weights, payload, step = load_checkpoint(run.run_dir)
     load_weights_into(run.model, weights, f"checkpoint step {step} of {run.run_dir}")
     run.optimizer.load_state_dict(payload["optimizer"])
-    torch.set_rng_state(payload["torch_rng"])
     states = payload["objective"]
     if len(states) != run.dist.world_size:
         raise TrainingError(f"checkpoint step {step} of {run.run_dir} was written by {len(states)} "
                             f"process(es); resume it with the same number (now {run.dist.world_size})")
     run.objective.load_state_dict(states[run.dist.rank])
+    rng.restore(payload["rng"] if "rng" in payload else payload["torch_rng"], run.dist.rank, run.device)
     loop = dict(payload["loop"])
     loop["interrupted"] = False
     return LoopState(**loop)
