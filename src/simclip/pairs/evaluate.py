@@ -1,8 +1,9 @@
 """Evaluation of a paired model on held-out objects; returns ``dict[str, float]`` (percent).
 
 - ``linear`` / ``knn``: each tower's frozen features classified by every label column (``shape``,
-  ``color``, ...): CLIP's logistic-regression probe and InstDisc's weighted kNN, fitted on the
-  training split, scored on the test split. Keys ``MODALITY.LABEL.linear_top1`` /
+  ``color``, ...): CLIP's logistic-regression probe and InstDisc's weighted kNN (k=20, for
+  datasets of a few thousand objects), fitted on the training split, scored on the test split.
+  Keys ``MODALITY.LABEL.linear_top1`` /
   ``MODALITY.LABEL.knn_top1``, beside ``chance.LABEL`` (100 / classes).
 - ``retrieval``: each non-anchor modality queries the anchor's test embeddings for its own object
   (and the reverse), recall@1 and @5: keys ``retrieval.audio_to_image_R@1``,
