@@ -142,3 +142,14 @@ def test_index_build_by_name_and_tag(cache, monkeypatch, tmp_path, capsys):
     assert code == 0 and "indexed 3 images" in out
     _, info, _ = _run(["index", "info", "--index", str(tmp_path / "idx")], capsys)
     assert json.loads(info)["identity"]["checkpoint"] == str(cache[1].resolve())
+
+
+def test_eval_takes_a_released_model_with_data(cache, monkeypatch, capsys):
+    _register_openai(monkeypatch, cache[1])
+    named = ["eval", "--model", MODEL, "--pretrained", "openai"]
+    code, out, _ = _run([*named, "--data", DATA, "--protocol", "knn", "--knn-k", "5", "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result["run"] is None and any(k.startswith("knn") for k in result)
+    code, _, err = _run(named, capsys)
+    assert code == 2 and "needs --data" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from simclip.cli.model_source import add_named_model_arguments
 from simclip.errors import UsageError
 
 PROTOCOLS = ("linear", "knn", "finetune")
@@ -19,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "votes exp(s/0.07) (Wu et al. 2018). finetune: the whole encoder "
                                    "and a new linear classifier trained on a class-balanced --labels "
                                    "subset (Chen et al. 2020b); compare with --random-init.")
-    p.add_argument("--run", required=True, help="run folder of 'simclip simclr train' or 'simclip clip train'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="run folder of 'simclip simclr train' or 'simclip clip train'")
+    add_named_model_arguments(src, p)  # a released CLIP: --model NAME --pretrained TAG (with --data)
     p.add_argument("--protocol", default="linear,knn", help="comma-separated: linear,knn,finetune")
     p.add_argument("--labels", default="1%", metavar="N%|N",
                    help="finetune: labelled images, a percentage of the training split (1%%) or a count "
@@ -53,6 +56,13 @@ def _encoder(args: argparse.Namespace):
     from simclip.recipes import load_clip_run, load_simclr_run
     from simclip.train.config import read_run_config
 
+    if args.run is None:  # --model NAME --pretrained TAG: a released CLIP's image tower
+        from simclip.cli.model_source import load_model
+
+        if args.random_init or args.data is None:
+            raise UsageError("--model/--pretrained needs --data (no run to take it from) and no --random-init")
+        released = load_model(args)
+        return released, lambda x: preprocess_tensor(x, released.preprocess_cfg), args.data
     if read_run_config(args.run).method == "clip":
         if args.random_init:
             raise UsageError("--random-init is for SimCLR runs")
@@ -93,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"run": args.run, "data": spec, "random_init": args.random_init, **metrics},
                          indent=2))
     else:
-        print(format_table(metrics, title=f"{args.run} on {spec}"
+        print(format_table(metrics, title=f"{args.run or f'{args.model}/{args.pretrained}'} on {spec}"
                                           + (" (random init)" if args.random_init else "")))
     return 0
 

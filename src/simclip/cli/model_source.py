@@ -42,7 +42,7 @@ def load_model(args: argparse.Namespace) -> CLIP:
     """The model of ``--run``, ``--checkpoint`` or ``--model``/``--pretrained``, in eval mode."""
     model = getattr(args, "model", None)
     if model is not None or getattr(args, "pretrained", None) is not None:
-        if args.run is not None or args.checkpoint is not None:
+        if getattr(args, "run", None) is not None or getattr(args, "checkpoint", None) is not None:
             raise UsageError("--pretrained goes with --model, not with --run or --checkpoint")
         from simclip.clip import load
 
