@@ -1,12 +1,15 @@
-"""Load test of the search service: concurrent clients on loopback, mixed text and image queries.
+"""Load test of the search service: a latency-vs-throughput curve, the former configuration beside the
+new one in the same run.
 
-Run: ``python benchmarks/service_load.py [--clients 50] [--seconds 30] [--model tiny-vit | --checkpoint FILE]``.
-Builds a small index of generated shape images in a temporary folder, starts ``simclip.serve.serve`` in
-a child process on a free loopback port, then runs ``--clients`` asyncio+httpx clients for
-``--seconds`` (and at most ``--max-requests`` requests), each looping: a text search with probability
-``1 - --image-fraction``, else an image upload. Reports requests/s, latency p50/p99 (overall and per
-kind) and status counts; the target is zero 5xx responses. Writes ``benchmarks/results/service_load.json``.
-Nothing leaves the machine: the server listens on 127.0.0.1 only.
+Run: ``python benchmarks/service_load.py [--levels 1,2,5,10,20,35,50,64] [--seconds 10]``.
+Builds a small index of generated shape images in a temporary folder and starts one ``simclip serve``
+process per configuration (``--old`` and ``--new`` flags, both on free loopback ports, both up for the
+whole run). At each client count the configurations take turns (old, then new) so that a change in
+the machine's background load reaches both alike; ``--clients`` asyncio+httpx clients loop for
+``--seconds``: a text search with probability ``1 - --image-fraction``, else an image upload. Each
+point records requests/s, latency p50/p99 of 2xx answers and the status counts. The load average
+(``/proc/loadavg``) is recorded before and after. Writes ``benchmarks/results/service_load_curve.json``
+and ``.png``. Nothing leaves the machine: the servers listen on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import json
 import os
 import platform
 import random
+import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -30,17 +35,12 @@ import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
-RESULTS = Path(__file__).parent / "results" / "service_load.json"
+RESULTS = Path(__file__).parent / "results" / "service_load_curve.json"
 WORDS = ("red", "green", "blue", "yellow", "circle", "square", "triangle", "small", "large", "shape",
          "a photo of", "on grey", "bright", "dark")
-SERVER = """
-import sys
-from simclip.serve.app import serve
-from simclip.serve.embedder import load_embedder
-index, port, checkpoint, model, concurrency = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-embedder = load_embedder(checkpoint or None, model=None if checkpoint else model)
-serve(index, embedder, port=port, max_concurrency=concurrency)
-"""
+# The service as it was: one process embedding each request alone, 4 model calls at once.
+OLD = "--workers 1 --batch-window-ms 0 --max-concurrency 4 --backend torch"
+NEW = "--workers 2 --threads 1 --batch-window-ms 5 --max-batch 64 --backend onnx"
 
 
 def shape_png(rng: random.Random, side: int = 64) -> bytes:
@@ -78,23 +78,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int, args: argparse.Namespace) -> subprocess.Popen:
+def workers_ready(proc: subprocess.Popen, index: Path, workers: int) -> bool:
+    """True once ``workers`` processes have the index mapped (Linux); elsewhere, once one answers."""
+    if workers == 1 or not Path(f"/proc/{proc.pid}/task").exists():
+        return True
+    mapped = 0
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                mapped += str(index / "index.faiss") in Path(f"/proc/{child}/maps").read_text()
+            except OSError:
+                continue
+    return mapped >= workers
+
+
+def start_server(index: Path, flags: str, checkpoint: str | None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
                                                                        os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(index), str(port), args.checkpoint or "",
-                             args.model, str(args.max_concurrency)], env=env,
+    model = ["--checkpoint", checkpoint] if checkpoint else []
+    proc = subprocess.Popen([sys.executable, "-m", "simclip.cli", "serve", "--index", str(index), "--port",
+                             str(port), *model, *shlex.split(flags)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    workers = int(flags.split("--workers")[1].split()[0]) if "--workers" in flags else 1
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200 and workers_ready(proc, index, workers):
+                return proc, base
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.3)
     proc.terminate()
-    raise RuntimeError("server did not become healthy within 120 s")
+    raise RuntimeError("server did not become ready within 300 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def client(base: str, stop_at: float, budget: list[int], image_fraction: float, seed: int,
@@ -126,67 +154,114 @@ def latency(ms: list[float]) -> dict[str, float]:
             "mean_ms": round(float(np.mean(ms)), 2), "count": len(ms)}
 
 
-async def load(base: str, args: argparse.Namespace) -> tuple[list, float]:
+async def load(base: str, clients: int, seconds: float, image_fraction: float,
+               max_requests: int = 1_000_000) -> tuple[list, float]:
     records: list[tuple[str, int, float]] = []
-    budget = [args.max_requests]
+    budget = [max_requests]
     start = time.monotonic()
-    await asyncio.gather(*[client(base, start + args.seconds, budget, args.image_fraction, i, records)
-                           for i in range(args.clients)])
+    await asyncio.gather(*[client(base, start + seconds, budget, image_fraction, i, records)
+                           for i in range(clients)])
     return records, time.monotonic() - start
 
 
-def report(records: list, elapsed: float, args: argparse.Namespace) -> dict:
+def point(records: list, elapsed: float, clients: int) -> dict:
+    """One point of the curve: throughput, latency of the 2xx answers, status counts."""
     statuses = Counter(status for _, status, _ in records)
     ok = [ms for _, status, ms in records if 200 <= status < 300]
-    result = {
-        "benchmark": "service_load", "clients": args.clients, "seconds": args.seconds,
-        "elapsed_s": round(elapsed, 2), "index_images": args.images, "image_fraction": args.image_fraction,
-        "model": args.checkpoint or args.model, "max_concurrency": args.max_concurrency,
-        "requests": len(records), "requests_per_s": round(len(records) / elapsed, 1),
-        "latency_2xx": latency(ok),
+    return {
+        "clients": clients, "elapsed_s": round(elapsed, 2), "requests": len(records),
+        "requests_per_s": round(len(records) / elapsed, 1), "latency_2xx": latency(ok),
         "latency_by_kind": {kind: latency([ms for k, s, ms in records if k == kind and 200 <= s < 300])
                             for kind in ("text", "image")},
         "status_counts": {str(k): v for k, v in sorted(statuses.items())},
         "non_2xx": sum(v for k, v in statuses.items() if not 200 <= k < 300),
-        "5xx": sum(v for k, v in statuses.items() if k >= 500), "connection_errors": statuses.get(0, 0),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "note": args.note,
     }
-    result["meets_target_zero_5xx"] = result["5xx"] == 0 and result["connection_errors"] == 0
-    return result
+
+
+def load_average() -> list[float]:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return list(os.getloadavg())
+
+
+def plot(result: dict, path: Path) -> None:
+    """Left: latency p50/p99 against requests/s (labels: clients). Right: requests/s against clients."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 4.6))
+    for (name, run), colour in zip(result["configs"].items(), ("tab:grey", "tab:blue")):
+        points = run["points"]
+        rps = [p["requests_per_s"] for p in points]
+        for stat, style in (("p99_ms", "-"), ("p50_ms", "--")):
+            ax.plot(rps, [p["latency_2xx"].get(stat, np.nan) for p in points], style, marker="o",
+                    color=colour, label=f"{name} {stat[:3]}")
+        for p in points:
+            ax.annotate(str(p["clients"]), (p["requests_per_s"], p["latency_2xx"].get("p99_ms", np.nan)),
+                        textcoords="offset points", xytext=(3, 4), fontsize=7, color=colour)
+        right.plot([p["clients"] for p in points], rps, marker="o", color=colour, label=name)
+    ax.set(xlabel="requests/s", ylabel="latency (ms), 2xx answers", yscale="log")
+    ax.set_title("latency vs throughput (labels: clients)", fontsize=10)
+    right.set(xlabel="concurrent clients", ylabel="requests/s")
+    right.set_title("throughput", fontsize=10)
+    for a in (ax, right):
+        a.grid(True, which="both", alpha=0.3)
+        a.legend(fontsize=8)
+    fig.suptitle(f"simclip serve on loopback, {result['model']}, {result['index_images']} images, "
+                 f"{result['image_fraction']:.0%} uploads", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many in all")
+    parser.add_argument("--levels", default="1,2,5,10,20,35,50,64", help="client counts, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="load per point and configuration")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before the first point")
     parser.add_argument("--images", type=int, default=500, help="size of the generated index")
     parser.add_argument("--image-fraction", type=float, default=0.3, help="share of image uploads")
     parser.add_argument("--model", default="tiny-vit", help="architecture, random init (default tiny-vit)")
     parser.add_argument("--checkpoint", default=None, help="CLIP weights instead of --model")
-    parser.add_argument("--max-concurrency", type=int, default=4)
+    parser.add_argument("--old", default=OLD, help="serve flags of the former configuration")
+    parser.add_argument("--new", default=NEW, help="serve flags of the new configuration")
     parser.add_argument("--note", default="", help="conditions of the run, stored in the JSON")
     parser.add_argument("--json", default=str(RESULTS))
     args = parser.parse_args()
-
+    levels = [int(x) for x in args.levels.split(",")]
+    configs = {"old": args.old, "new": args.new}
+    result: dict = {"benchmark": "service_load_curve", "levels": levels, "seconds_per_point": args.seconds,
+                    "index_images": args.images, "image_fraction": args.image_fraction,
+                    "model": args.checkpoint or args.model, "load_average_before": load_average(),
+                    "configs": {name: {"flags": flags, "points": []} for name, flags in configs.items()},
+                    "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "note": args.note}
     with tempfile.TemporaryDirectory() as tmp:
         index = build_small_index(Path(tmp), args.images, args.checkpoint, args.model)
-        port = free_port()
-        server = start_server(index, port, args)
+        servers = {}
         try:
-            records, elapsed = asyncio.run(load(f"http://127.0.0.1:{port}", args))
+            for name, flags in configs.items():
+                servers[name] = start_server(index, flags, args.checkpoint)
+                asyncio.run(load(servers[name][1], 8, args.warmup, args.image_fraction))
+            for clients in levels:
+                for name in configs:
+                    records, elapsed = asyncio.run(load(servers[name][1], clients, args.seconds,
+                                                        args.image_fraction))
+                    p = point(records, elapsed, clients)
+                    result["configs"][name]["points"].append(p)
+                    print(f"{name:>4} {clients:3d} clients: {p['requests_per_s']:7.1f} req/s  "
+                          f"p50 {p['latency_2xx'].get('p50_ms')} ms  p99 {p['latency_2xx'].get('p99_ms')} ms  "
+                          f"non-2xx {p['non_2xx']}", flush=True)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-    result = report(records, elapsed, args)
-    print(json.dumps({k: result[k] for k in ("requests", "requests_per_s", "latency_2xx", "status_counts",
-                                             "5xx")}, indent=2))
+            for proc, _ in servers.values():
+                stop_server(proc)
+    result["load_average_after"] = load_average()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
-    print(f"-> {args.json}")
+    plot(result, Path(args.json).with_suffix(".png"))
+    print(f"load average before {result['load_average_before']}, after {result['load_average_after']}")
+    print(f"-> {args.json} and {Path(args.json).with_suffix('.png')}")
 
 
 if __name__ == "__main__":
