@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,7 @@ def read_run_config(run_dir: str | Path, method: str | None = None) -> TrainConf
     return cfg
 
 
-def check_protocols(protocols: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+def check_protocols(protocols: tuple[str, ...], allowed: Collection[str]) -> None:
     """Evaluation protocol names, checked before a run starts rather than after it ends."""
     bad = [p for p in protocols if p not in allowed]
     if bad:

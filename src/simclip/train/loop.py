@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -67,7 +67,7 @@ class _Run:
     cfg: TrainConfig
     model: nn.Module  # the module itself (saved, evaluated)
     step_model: nn.Module  # what runs the forward pass: compiled and/or DDP-wrapped
-    objective: Objective
+    objective: Objective[Any, Any]  # the loop passes inputs and representations through untouched
     optimizer: torch.optim.Optimizer
     dist: dist_.DistInfo
     device: torch.device
@@ -76,8 +76,11 @@ class _Run:
     first_step: int = 0  # the step this process started at (a resumed run's checkpoint)
 
 
-def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: TrainData,
-          evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
+def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], dataset: TrainData,
+          evaluate: Callable[[ModelT], dict[str, float]] | None = None,
           resume: bool = False) -> dict[str, Any]:
     """Train ``model`` on ``dataset`` with ``objective`` as ``cfg`` says; return the final metrics.
 
@@ -129,13 +132,13 @@ def train(cfg: TrainConfig, model: nn.Module, objective: Objective, dataset: Tra
                 state.step_in_epoch = 0
                 _save(run, state)
                 if evaluate and due(state.epoch, cfg.eval_every):
-                    final.update(_evaluate(run, evaluate, logger, state.step))
+                    final.update(_evaluate(run, lambda: evaluate(model), logger, state.step))
                     evaluated_at = state.step
     state.interrupted = stop.is_set()
     progress.close()
     _save(run, state)
     if evaluate is not None and not state.interrupted and evaluated_at != state.step:
-        final.update(_evaluate(run, evaluate, logger, state.step))
+        final.update(_evaluate(run, lambda: evaluate(model), logger, state.step))
     if info.is_main and (rows := read_metrics(run.run_dir)):
         plot_training_curves(rows, run.run_dir / "curves.png", title=f"{cfg.method} on {cfg.data}")
     # the trackers get the curves and these final metrics
@@ -180,7 +183,8 @@ def _too_many_bad(cfg: TrainConfig, bad: int, total: int, examples: list[str]) -
             "repair or remove them")
 
 
-def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective, info: dist_.DistInfo, resume: bool) -> _Run:
+def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective[Any, Any], info: dist_.DistInfo,
+             resume: bool) -> _Run:
     device = dist_.device_for(info, cfg.device)
     model.to(device)
     if cfg.channels_last:
@@ -349,12 +353,14 @@ def _restore(run: _Run) -> LoopState:
     return LoopState(**loop)
 
 
-def _evaluate(run: _Run, evaluate: Callable, logger: RunLogger, step: int) -> dict[str, Any]:
+def _evaluate(run: _Run, evaluate: Callable[[], dict[str, float]], logger: RunLogger, step: int
+              ) -> dict[str, Any]:
+    """``evaluate()`` scores ``run.model`` (in eval mode, on rank 0); its metrics are logged."""
     metrics: dict[str, Any] = {}
     if run.dist.is_main:  # the full evaluation sets, on one process
         run.model.eval()
         try:
-            metrics = evaluate(run.model)
+            metrics = evaluate()
         finally:
             run.model.train()
         logger.log(step, {f"eval/{k}": v for k, v in metrics.items()})

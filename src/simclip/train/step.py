@@ -17,27 +17,31 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import torch
 from torch import nn
 
 Reps = torch.Tensor | tuple[torch.Tensor, ...]
+# What an objective's inputs and representations are (SimCLR: one tensor of views; CLIP: images
+# and tokens, two embeddings): embed takes exactly what inputs gives, loss what embed gives.
+InputsT = TypeVar("InputsT", bound=tuple[torch.Tensor, ...])
+RepsT = TypeVar("RepsT", bound=Reps)
 
 
-class Objective(Protocol):
-    def inputs(self, batch: tuple) -> tuple[torch.Tensor, ...]: ...
+class Objective(Protocol[InputsT, RepsT]):
+    def inputs(self, batch: tuple) -> InputsT: ...
 
-    def embed(self, model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Reps: ...
+    def embed(self, model: nn.Module, inputs: InputsT) -> RepsT: ...
 
-    def loss(self, model: nn.Module, reps: Reps) -> tuple[torch.Tensor, dict[str, Any]]: ...
+    def loss(self, model: nn.Module, reps: RepsT) -> tuple[torch.Tensor, dict[str, Any]]: ...
 
     def state_dict(self) -> dict: ...
 
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def forward_backward(objective: Objective, model: nn.Module, batch: tuple, *,
+def forward_backward(objective: Objective[InputsT, RepsT], model: nn.Module, batch: tuple, *,
                      autocast: Callable[[], contextlib.AbstractContextManager],
                      micro_batch: int | None = None, raw_model: nn.Module | None = None,
                      no_sync: Callable[[], contextlib.AbstractContextManager] | None = None,
@@ -70,12 +74,14 @@ def forward_backward(objective: Objective, model: nn.Module, batch: tuple, *,
     return value, metrics
 
 
-def _grad_cache(objective: Objective, model: nn.Module, raw_model: nn.Module,
-                inputs: Sequence[torch.Tensor], micro_batch: int,
+def _grad_cache(objective: Objective[InputsT, RepsT], model: nn.Module, raw_model: nn.Module,
+                inputs: InputsT, micro_batch: int,
                 autocast: Callable[[], contextlib.AbstractContextManager]) -> tuple[float, dict[str, Any]]:
-    chunks = list(zip(*(t.split(micro_batch) for t in inputs)))
+    # each chunk holds the same tensors as the inputs, micro_batch rows of each
+    chunks = [cast(InputsT, chunk) for chunk in zip(*(t.split(micro_batch) for t in inputs))]
     buffers = {k: v.clone() for k, v in raw_model.named_buffers()}
-    rng_states, pieces = [], []
+    rng_states: list[tuple] = []
+    pieces: list[RepsT] = []
     with torch.no_grad():
         for chunk in chunks:
             rng_states.append(_rng_state())
@@ -86,7 +92,7 @@ def _grad_cache(objective: Objective, model: nn.Module, raw_model: nn.Module,
         v.copy_(buffers[k])
     reps = _cat(pieces)
     leaves = tuple(_full_precision(r.detach()).requires_grad_() for r in _as_tuple(reps))
-    loss, metrics = objective.loss(raw_model, leaves if isinstance(reps, tuple) else leaves[0])
+    loss, metrics = objective.loss(raw_model, cast(RepsT, leaves if isinstance(reps, tuple) else leaves[0]))
     value = float(loss.detach())
     if not math.isfinite(value):
         return value, metrics
@@ -114,7 +120,7 @@ def _as_tuple(reps: Reps) -> tuple[torch.Tensor, ...]:
     return reps if isinstance(reps, tuple) else (reps,)
 
 
-def _cat(pieces: list[Reps]) -> Reps:
+def _cat(pieces: Sequence[Reps]) -> Reps:
     if isinstance(pieces[0], tuple):
         return tuple(torch.cat(parts) for parts in zip(*pieces))
     return torch.cat(cast(list[torch.Tensor], pieces))
