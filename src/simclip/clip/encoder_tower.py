@@ -31,7 +31,8 @@ class EncoderTower(nn.Module):
         nn.init.normal_(self.proj.weight, std=num_features ** -0.5)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.encoder(images))
+        embeddings: torch.Tensor = self.proj(self.encoder(images))
+        return embeddings
 
     def set_image_size(self, image_size: int) -> None:
         """Record a new input size; registry encoders pool globally, so nothing is resampled."""

@@ -87,7 +87,7 @@ def infer_config(sd: dict[str, torch.Tensor], quick_gelu: bool,
              for key, src in (("image_mean", "mean"), ("image_std", "std"),
                               ("interpolation", "interpolation"), ("resize_mode", "resize_mode"))
              if src in pre}
-    return CLIPConfig(embed_dim=_shape(sd, "text.text_projection")[1],
-                      vision=infer_vision(sd, model_cfg.get("vision_cfg", {})),
-                      text=infer_text(sd, model_cfg.get("text_cfg", {})),
-                      quick_gelu=quick_gelu, logit_bias="logit_bias" in sd, **extra)
+    return CLIPConfig.from_dict({"embed_dim": _shape(sd, "text.text_projection")[1],
+                                 "vision": infer_vision(sd, model_cfg.get("vision_cfg", {})),
+                                 "text": infer_text(sd, model_cfg.get("text_cfg", {})),
+                                 "quick_gelu": quick_gelu, "logit_bias": "logit_bias" in sd, **extra})

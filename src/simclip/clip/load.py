@@ -69,6 +69,9 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
     if pretrained is not None or (isinstance(source, str) and source.startswith("hf-hub:")):
         from simclip.clip.pretrained import download_pretrained
 
+        if not isinstance(source, str):
+            raise ValueError(f"pretrained={pretrained!r} needs a model name as the source, got "
+                             f"{type(source).__name__}")
         source, hint = download_pretrained(source, pretrained, cache_dir=cache_dir)
     run = find_run_files(Path(source)) if isinstance(source, (str, Path)) else None
     raw = read_checkpoint(run.weights if run is not None else source)

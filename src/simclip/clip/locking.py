@@ -84,7 +84,7 @@ def vision_groups(tower: nn.Module) -> list[Group]:
     from simclip.clip.vision_transformer import VisionTransformer
 
     if isinstance(tower, VisionTransformer):
-        stem = [tower.conv1, tower.class_embedding, tower.positional_embedding, tower.ln_pre]
+        stem: Group = [tower.conv1, tower.class_embedding, tower.positional_embedding, tower.ln_pre]
         return [stem, *([b] for b in tower.transformer.resblocks), [tower.ln_post, tower.proj]]
     if isinstance(tower, ModifiedResNet):
         stem = [tower.conv1, tower.bn1, tower.conv2, tower.bn2, tower.conv3, tower.bn3]
@@ -99,7 +99,7 @@ def text_groups(tower: nn.Module) -> list[Group]:
     from simclip.clip.text_transformer import TextTransformer
 
     if isinstance(tower, TextTransformer):
-        embeddings = [tower.token_embedding, tower.positional_embedding]
+        embeddings: Group = [tower.token_embedding, tower.positional_embedding]
         return [embeddings, *([b] for b in tower.transformer.resblocks),
                 [tower.ln_final, tower.text_projection]]
     raise TypeError(f"cannot lock a text tower of type {type(tower).__name__}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING, TypeAlias
 
 import torch
 import torch.nn.functional as F
@@ -22,17 +23,26 @@ from simclip.clip.modified_resnet import ModifiedResNet
 from simclip.clip.text_transformer import TextTransformer
 from simclip.clip.vision_transformer import VisionTransformer
 
+if TYPE_CHECKING:
+    from simclip.clip.timm_tower import TimmTower
+    from simclip.text import BPETokenizer
+
 MAX_LOGIT_SCALE = math.log(100.0)
+# The image towers: each maps [B, C, H, W] images to [B, embed_dim] and has set_image_size.
+VisionTower: TypeAlias = "VisionTransformer | ModifiedResNet | EncoderTower | TimmTower"
 
 
-def build_vision_tower(cfg: CLIPConfig) -> nn.Module:
+def build_vision_tower(cfg: CLIPConfig) -> VisionTower:
     """The image tower ``cfg.vision`` describes, projecting to ``cfg.embed_dim``."""
-    v = cfg.vision
+    v = cfg.vision  # CLIPVisionConfig checked the fields of its kind: an int or four layer counts, an encoder
     if v.kind == "vit":
+        assert isinstance(v.layers, int)
         return VisionTransformer(v.image_size, v.patch_size, v.width, v.layers, v.heads, cfg.embed_dim,
                                  v.mlp_ratio, cfg.quick_gelu, v.in_channels)
     if v.kind == "resnet":
+        assert isinstance(v.layers, tuple)
         return ModifiedResNet(v.layers, cfg.embed_dim, v.heads, v.image_size, v.width, v.in_channels)
+    assert v.encoder is not None
     if v.kind == "timm":
         from simclip.clip.timm_tower import TimmTower
 
@@ -50,6 +60,7 @@ def build_text_tower(cfg: CLIPConfig) -> nn.Module:
 
     from simclip.clip.hf_models import hf_sizes
 
+    assert t.hf_model is not None  # CLIPTextConfig requires it for kind "hf"
     tower = HFTextTower(t.hf_model, cfg.embed_dim, t.pooling, t.unlocked_layers, t.context_length,
                         t.proj_type, t.hf_pretrained)
     actual = hf_sizes(tower.hf_config)
@@ -78,6 +89,8 @@ class CLIP(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init))
         self.logit_bias = (nn.Parameter(torch.tensor(float(config.init_logit_bias)))
                            if config.logit_bias else None)
+        # the vocabulary a training run learned (``--tokenizer bpe:N``), which get_tokenizer prefers
+        self.run_tokenizer: BPETokenizer | None = None
 
     @property
     def preprocess_cfg(self) -> PreprocessConfig:

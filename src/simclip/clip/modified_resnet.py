@@ -71,7 +71,8 @@ class AttentionPool2d(nn.Module):
         k = self.k_proj(x).view(b, -1, self.heads, hd).transpose(1, 2)
         v = self.v_proj(x).view(b, -1, self.heads, hd).transpose(1, 2)
         out = F.scaled_dot_product_attention(q, k, v)  # [B, H, 1, C/H]
-        return self.c_proj(out.transpose(1, 2).reshape(b, c))
+        pooled: torch.Tensor = self.c_proj(out.transpose(1, 2).reshape(b, c))
+        return pooled
 
 
 class ModifiedResNet(nn.Module):
@@ -114,9 +115,10 @@ class ModifiedResNet(nn.Module):
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
         x = self.avgpool(F.relu(self.bn3(self.conv3(x))))
-        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
-            x = stage(x)
-        return self.attnpool(x)
+        for i in range(1, 5):
+            x = self.get_submodule(f"layer{i}")(x)
+        pooled: torch.Tensor = self.attnpool(x)
+        return pooled
 
     def set_image_size(self, image_size: int) -> None:
         """Resample the attention pool's positional embedding for ``image_size`` (multiple of 32)."""

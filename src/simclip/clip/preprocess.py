@@ -26,9 +26,11 @@ _Img = TypeVar("_Img", torch.Tensor, Image.Image)
 def _resize_and_crop(image: _Img, cfg: PreprocessConfig) -> _Img:
     size = cfg.image_size
     if cfg.resize_mode == "squash":
-        return TF.resize(image, [size, size], interpolation=_MODES[cfg.interpolation], antialias=True)
+        squashed: _Img = TF.resize(image, [size, size], interpolation=_MODES[cfg.interpolation], antialias=True)
+        return squashed
     image = TF.resize(image, size, interpolation=_MODES[cfg.interpolation], antialias=True)
-    return TF.center_crop(image, [size, size])
+    cropped: _Img = TF.center_crop(image, [size, size])
+    return cropped
 
 
 class ImagePreprocess:
@@ -48,7 +50,8 @@ class ImagePreprocess:
             raise ValueError(f"PIL images give 1 or 3 channels; the config has {self.channels}")
         image = _resize_and_crop(image, self.cfg)
         image = image.convert("L" if self.channels == 1 else "RGB")
-        return TF.normalize(TF.to_tensor(image), list(self.cfg.mean), list(self.cfg.std))
+        tensor: torch.Tensor = TF.normalize(TF.to_tensor(image), list(self.cfg.mean), list(self.cfg.std))
+        return tensor
 
     def batch(self, images: Sequence[Image.Image]) -> torch.Tensor:
         return torch.stack([self(im) for im in images])

@@ -64,7 +64,7 @@ def download_pretrained(source: str, pretrained: str | None,
     if pretrained == "openai" and source in _OPENAI_SHA256:
         sha = _OPENAI_SHA256[source]
         return _download_url(_OPENAI.format(sha, source), cache / "openai" / f"{source}.pt", sha), True
-    if (source, pretrained) in _HF_HUB:
+    if pretrained is not None and (source, pretrained) in _HF_HUB:
         return _from_hf_hub(_HF_HUB[(source, pretrained)], cache), None
     known = ", ".join(f"{m}/{t}" for m, t in list_pretrained())
     raise ValueError(f"no released weights for model {source!r} with pretrained={pretrained!r}; "

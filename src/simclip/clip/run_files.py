@@ -48,9 +48,10 @@ def find_run_files(source: Path) -> RunFiles | None:
     elif source.is_file():
         weights = source
         parents = [source.parent] + ([source.parent.parent] if source.parent.name == CHECKPOINTS else [])
-        run_dir = next((p for p in parents if _run_config(p / RUN_CONFIG) is not None), None)
-        if run_dir is None:
+        found = next((p for p in parents if _run_config(p / RUN_CONFIG) is not None), None)
+        if found is None:
             return None
+        run_dir = found
     else:
         return None
     data = _run_config(run_dir / RUN_CONFIG)

@@ -34,7 +34,10 @@ def get_tokenizer(model: CLIP | CLIPConfig | str) -> Callable[[Sequence[str]], t
         if model.text.kind != "transformer":  # the pretrained tower carries its tokenizer
             from simclip.clip.hf_models import hf_tokenize
 
-            return hf_tokenize(model.text.hf_model, model.text.context_length)
+            assert model.text.hf_model is not None  # CLIPTextConfig requires it for kind "hf"
+            tokenize: Callable[[Sequence[str]], torch.Tensor] = hf_tokenize(model.text.hf_model,
+                                                                           model.text.context_length)
+            return tokenize
         return _clip_bpe(model)
     if not isinstance(getattr(model, "config", None), CLIPConfig):
         raise TypeError(f"model must be a simclip CLIP, its CLIPConfig or a model name, got "
@@ -44,7 +47,7 @@ def get_tokenizer(model: CLIP | CLIPConfig | str) -> Callable[[Sequence[str]], t
     if learned is not None:
         _check_vocab(learned.vocab_size, model.config, "the run's learned tokenizer")
         return FixedLength(learned, length)
-    own = getattr(model.text, "tokenize", None)
+    own: Callable[[Sequence[str]], torch.Tensor] | None = getattr(model.text, "tokenize", None)
     if own is not None:
         return own
     return _clip_bpe(model.config)
@@ -77,10 +80,11 @@ class FixedLength:
                  truncate: str = "end") -> torch.Tensor:
         if not isinstance(texts, str):
             texts = list(texts)
-        return self.tokenizer(texts, context_length=context_length or self.context_length,
-                              truncate=truncate)
+        ids: torch.Tensor = self.tokenizer(texts, context_length=context_length or self.context_length,
+                                           truncate=truncate)
+        return ids
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if name == "tokenizer":  # not set yet (a copy being built): no recursion
             raise AttributeError(name)
         return getattr(self.tokenizer, name)

@@ -47,7 +47,8 @@ def self_attention(x: torch.Tensor, in_proj_weight: torch.Tensor, in_proj_bias: 
     qkv = F.linear(x, in_proj_weight, in_proj_bias).view(b, n, 3, heads, d // heads)
     q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, N, D/H]
     out = attention(q, k, v, causal)
-    return out_proj(out.transpose(1, 2).reshape(b, n, d))
+    projected: torch.Tensor = out_proj(out.transpose(1, 2).reshape(b, n, d))
+    return projected
 
 
 class SelfAttention(nn.Module):
@@ -62,6 +63,12 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
         return self_attention(x, self.in_proj_weight, self.in_proj_bias, self.out_proj, self.heads, causal)
+
+
+def _linear(module: nn.Module | torch.Tensor) -> nn.Linear:
+    """``module`` as the ``nn.Linear`` it is (``Sequential`` children are typed as any module)."""
+    assert isinstance(module, nn.Linear), type(module)
+    return module
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -80,7 +87,8 @@ class ResidualAttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), causal=causal)
-        return x + self.mlp(self.ln_2(x))
+        out: torch.Tensor = x + self.mlp(self.ln_2(x))
+        return out
 
 
 class Transformer(nn.Module):
@@ -100,13 +108,15 @@ class Transformer(nn.Module):
         proj_std = attn_std * (2 * self.layers) ** -0.5
         fc_std = (2 * self.width) ** -0.5
         for block in self.resblocks:
+            assert isinstance(block, ResidualAttentionBlock)
+            c_fc, c_proj = _linear(block.mlp.c_fc), _linear(block.mlp.c_proj)
             nn.init.normal_(block.attn.in_proj_weight, std=attn_std)
             nn.init.zeros_(block.attn.in_proj_bias)
             nn.init.normal_(block.attn.out_proj.weight, std=proj_std)
             nn.init.zeros_(block.attn.out_proj.bias)
-            nn.init.normal_(block.mlp.c_fc.weight, std=fc_std)
-            nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
-            for linear in (block.mlp.c_fc, block.mlp.c_proj):
+            nn.init.normal_(c_fc.weight, std=fc_std)
+            nn.init.normal_(c_proj.weight, std=proj_std)
+            for linear in (c_fc, c_proj):
                 bound = 1 / math.sqrt(linear.in_features)
                 nn.init.uniform_(linear.bias, -bound, bound)
 

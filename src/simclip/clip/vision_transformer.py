@@ -37,7 +37,8 @@ class VisionTransformer(nn.Module):
         cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
         x = self.transformer(self.ln_pre(x))
-        return self.ln_post(x[:, 0]) @ self.proj
+        cls_out: torch.Tensor = self.ln_post(x[:, 0])
+        return cls_out @ self.proj
 
     def set_image_size(self, image_size: int) -> None:
         """Resample the positional embedding for ``image_size`` (bicubic on the patch grid)."""
