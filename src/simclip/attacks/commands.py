@@ -78,9 +78,9 @@ def _one_image(args: argparse.Namespace, model, tokenize) -> int:
 def _dataset(args: argparse.Namespace, model, tokenize) -> int:
     from simclip.attacks.figure import attack_figure
     from simclip.attacks.typographic import typographic_attack_eval
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
 
-    data = load_dataset(args.data, split=args.split)
+    data = images_in_memory(load_dataset(args.data, split=args.split))
     if data.labels is None:
         raise UsageError(f"--data {args.data} has no labels")
     images, labels = data.images, data.labels

@@ -24,12 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from simclip.augment import augmentation_grid, load_image
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
 
     if args.image:
         image = load_image(args.image)
     else:
-        data = load_dataset(args.data, split="train")
+        data = images_in_memory(load_dataset(args.data, split="train"))
         if not 0 <= args.index < len(data):
             raise UsageError(f"--index {args.index} is out of range: {args.data} has {len(data)} images")
         image = data.images[args.index]

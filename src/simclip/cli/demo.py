@@ -38,12 +38,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def simclr_demo(out: Path, seconds: float, progress: bool) -> None:
     from simclip.augment import augmentation_grid
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
     from simclip.eval import evaluate
     from simclip.recipes import load_simclr_run, resolve_config, run_simclr
     from simclip.recipes.resolve import describe
 
-    train_set = load_dataset("digits", split="train")
+    train_set = images_in_memory(load_dataset("digits", split="train"))
     test_set = load_dataset("digits", split="test")
     grid = augmentation_grid(train_set.images[0], out / "augmentations.png", seed=0)
     print(f"[SimCLR 1/3] augmentation figure -> {grid}")

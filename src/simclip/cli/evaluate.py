@@ -66,14 +66,14 @@ def _encoder(args: argparse.Namespace):
     if read_run_config(args.run).method == "clip":
         if args.random_init:
             raise UsageError("--random-init is for SimCLR runs")
-        model, cfg = load_clip_run(args.run, device=args.device)
-        return model, lambda x: preprocess_tensor(x, model.preprocess_cfg), cfg.data
+        clip_model, clip_cfg = load_clip_run(args.run, device=args.device)
+        return clip_model, lambda x: preprocess_tensor(x, clip_model.preprocess_cfg), clip_cfg.data
     model, cfg = load_simclr_run(args.run, device=args.device, random_init=args.random_init)
     return model, None, cfg.data
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
     from simclip.eval import evaluate
 
     protocols = parse_protocols(args.protocol)
@@ -97,8 +97,11 @@ def _run(args: argparse.Namespace) -> int:
         # probe nothing to start from, and the from-scratch baseline trains best without one
         config = FinetuneConfig(labels=args.labels, steps=args.finetune_steps, seed=args.seed,
                                 probe_init=not args.random_init)
-        metrics.update(finetune(model, encode, train.images, train.labels, test.images, test.labels, config,
-                                transform=transform, device=args.device))
+        train_set, test_set = images_in_memory(train), images_in_memory(test)
+        if train_set.labels is None or test_set.labels is None:
+            raise UsageError(f"--data {spec} has no labels to fine-tune on")
+        metrics.update(finetune(model, encode, train_set.images, train_set.labels, test_set.images,
+                                test_set.labels, config, transform=transform, device=args.device))
     if args.json:
         print(json.dumps({"run": args.run, "data": spec, "random_init": args.random_init, **metrics},
                          indent=2))

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from simclip.clip import preprocess_tensor
-    from simclip.data import load_caption_dataset
+    from simclip.data import captions_in_memory, load_caption_dataset
     from simclip.eval import extract_features, extract_text_features
     from simclip.recipes.clip import tokenizer_for
 
@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--output writes recall metrics: leave out --query")
     model = load_model(args)
     tokenize = tokenizer_for(model)
-    data = load_caption_dataset(args.data, split=args.split)
+    data = captions_in_memory(load_caption_dataset(args.data, split=args.split))
     image_feats = extract_features(lambda x: model.encode_image(x, normalize=True), data.images,
                                    device=args.device,
                                    transform=lambda x: preprocess_tensor(x, model.preprocess_cfg))

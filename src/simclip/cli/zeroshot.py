@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     from simclip.augment import load_image
     from simclip.cli.evaluate import format_table
     from simclip.clip import preprocess_tensor
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
     from simclip.eval import extract_features, zero_shot_classifier, zero_shot_eval
     from simclip.recipes.clip import tokenizer_for
 
@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     encode_text = lambda t: model.encode_text(t, normalize=True)  # noqa: E731
     if args.image:
         return _one_image(args, load_image(args.image), classes, model, tokenize, encode_text)
-    data = load_dataset(args.data, split=args.split)
+    data = images_in_memory(load_dataset(args.data, split=args.split))
     if data.labels is None:
         raise UsageError(f"--data {args.data} has no labels to classify into")
     templates = resolve_templates(args.templates, data.name)

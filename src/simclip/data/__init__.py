@@ -11,6 +11,7 @@ from simclip.data.decode import ImageDecodeError
 from simclip.data.folder import FolderLayoutError
 from simclip.data.idx import IDXFormatError
 from simclip.data.image_dataset import ImageDataset
+from simclip.data.in_memory import captions_in_memory, images_in_memory
 from simclip.data.load import load_dataset
 from simclip.data.loader import batch_indices, batches, epoch_permutation, steps_per_epoch
 from simclip.data.shapes import HELD_OUT_PAIRS, ShapeScenes, render_shapes
@@ -23,7 +24,8 @@ __all__ = [
     "CLASS_TEMPLATES", "DIGIT_TEMPLATES", "DIGIT_WORDS", "HELD_OUT_PAIRS",
     "CIFARFormatError", "CaptionDataset", "CaptionFileError", "ChecksumError", "DatasetSpecError",
     "FolderLayoutError", "IDXFormatError", "ImageDataset", "ImageDecodeError", "ShapeScenes",
-    "ShardError", "ShardedDataset", "batch_indices", "batches", "epoch_permutation",
+    "ShardError", "ShardedDataset", "batch_indices", "batches", "captions_in_memory", "epoch_permutation",
+    "images_in_memory",
     "list_dataset_forms", "load_caption_dataset", "load_dataset", "parse_spec", "render_shapes",
     "steps_per_epoch", "write_shards",
 ]

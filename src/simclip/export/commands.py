@@ -19,10 +19,12 @@ def _model(args: argparse.Namespace):
 
 
 def cli_export_embeddings(args: argparse.Namespace) -> int:
-    from simclip.data import load_dataset
+    from simclip.data import ShardedDataset, load_dataset
     from simclip.export.embeddings import export_embeddings
 
-    data = load_dataset(args.data, split=args.split)
+    loaded = load_dataset(args.data, split=args.split)
+    # streamed shards: their first --limit usable samples (all without it), read into memory
+    data = loaded.to_memory(args.limit or None) if isinstance(loaded, ShardedDataset) else loaded
     if args.limit:
         data.images = data.images[:args.limit]
         data.labels = data.labels[:args.limit] if data.labels is not None else None

@@ -31,11 +31,11 @@ def _image_features(model, images, device: str):
 
 
 def cli_plot_similarity(args: argparse.Namespace) -> int:
-    from simclip.data import load_caption_dataset
+    from simclip.data import captions_in_memory, load_caption_dataset
     from simclip.eval import extract_text_features
 
     model, tokenize = _model_and_tokenizer(args)
-    data = load_caption_dataset(args.data, split=args.split)
+    data = captions_in_memory(load_caption_dataset(args.data, split=args.split), limit=args.n)
     images = data.images[:args.n]
     captions = [caps[0] for caps in data.captions[:args.n]]
     text_features = extract_text_features(lambda t: model.encode_text(t, normalize=True), tokenize, captions,
@@ -49,10 +49,10 @@ def cli_plot_similarity(args: argparse.Namespace) -> int:
 
 
 def cli_plot_embeddings(args: argparse.Namespace) -> int:
-    from simclip.data import load_dataset
+    from simclip.data import images_in_memory, load_dataset
 
     model, _ = _model_and_tokenizer(args)
-    data = load_dataset(args.data, split=args.split)
+    data = images_in_memory(load_dataset(args.data, split=args.split), limit=args.n)
     if data.labels is None:
         raise UsageError(f"--data {args.data} has no labels to colour the map by")
     features = _image_features(model, data.images[:args.n], args.device)
