@@ -28,10 +28,11 @@ def load_caption_dataset(spec: str, split: str = "train", image_size: int | None
     check_split(split)
     size = parsed.image_size(image_size)
     if parsed.kind == "captions":
-        return load_caption_file(parsed.path, split, size, channels_option(parsed))
+        return load_caption_file(parsed.file_path, split, size, channels_option(parsed))
     if parsed.kind == "shapes":
         return load_shapes_spec(parsed, split, size)
     if parsed.kind == "wds":
         return load_sharded(parsed, split, size, strict=strict, captions=True)
     dataset = load_dataset(spec, split, image_size, strict=strict)
+    assert not isinstance(dataset, ShardedDataset)  # only wds: streams, and it returned above
     return captions_from_labels(dataset, digits=parsed.kind in ("digits", "mnist"))

@@ -7,9 +7,11 @@ and a meta file with the class names.
 from __future__ import annotations
 
 import _codecs
+import importlib
 import io
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,12 +22,17 @@ from simclip.data.resize import resize_square
 from simclip.data.spec import check_split
 from simclip.errors import SimclipError
 
-try:  # numpy >= 2 moved the array internals to numpy._core
-    from numpy._core.multiarray import _reconstruct
-    from numpy._core.numeric import _frombuffer
-except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct
-    from numpy.core.numeric import _frombuffer
+
+def _numpy_internal(module: str, name: str) -> Any:
+    """A private numpy function that pickles name (numpy's stubs do not declare them all)."""
+    try:  # numpy >= 2 moved the array internals to numpy._core
+        return getattr(importlib.import_module(f"numpy._core.{module}"), name)
+    except ImportError:  # pragma: no cover - numpy 1.x
+        return getattr(importlib.import_module(f"numpy.core.{module}"), name)
+
+
+_reconstruct = _numpy_internal("multiarray", "_reconstruct")
+_frombuffer = _numpy_internal("numeric", "_frombuffer")
 
 # name, sub-folder of the official archive, train files, test file, meta file, label key, names key
 _LAYOUTS = {

@@ -15,6 +15,10 @@ class InMemoryImages:
     """Size queries shared by the in-memory datasets, which hold ``images: uint8 [N, C, S, S]`` and
     ``classes``."""
 
+    # declared for the type checker only: the dataclasses that derive from this hold them as fields
+    images: Tensor
+    classes: list[str]
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
 

@@ -43,16 +43,16 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
     if parsed.kind == "digits":
         return load_digits(split, size)
     if parsed.kind == "mnist":
-        return load_mnist(parsed.path, split, size)
+        return load_mnist(parsed.file_path, split, size)
     if parsed.kind in ("cifar10", "cifar100"):
-        return load_cifar(parsed.path, parsed.kind, split, size)
+        return load_cifar(parsed.file_path, parsed.kind, split, size)
     if parsed.kind == "folder":
-        return load_folder(parsed.path, split, size, channels=channels_option(parsed),
+        return load_folder(parsed.file_path, split, size, channels=channels_option(parsed),
                            strict=strict or parsed.bool_option("strict", False))
     if parsed.kind == "shapes":
         return load_shapes_spec(parsed, split, size).as_image_dataset()
     if parsed.kind == "captions":
-        return load_caption_file(parsed.path, split, size, channels_option(parsed)).as_image_dataset()
+        return load_caption_file(parsed.file_path, split, size, channels_option(parsed)).as_image_dataset()
     if parsed.kind == "wds":
         return load_sharded(parsed, split, size, strict=strict)
     if parsed.kind == "pairs":  # several modalities: simclip.data.paired reads them

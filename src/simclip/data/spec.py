@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 from simclip.errors import SimclipError
 
@@ -86,6 +87,19 @@ class DatasetSpec:
     kind: str
     path: Path | None
     options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def file_path(self) -> Path:
+        """``path`` of a kind written ``KIND:PATH`` (:func:`parse_spec` has checked that it exists)."""
+        if self.path is None:
+            raise spec_error(self.text, f"{self.kind} needs a path: {self.kind}:PATH")
+        return self.path
+
+    @overload
+    def int_option(self, key: str, default: int, minimum: int = 1) -> int: ...
+
+    @overload
+    def int_option(self, key: str, default: None, minimum: int = 1) -> int | None: ...
 
     def int_option(self, key: str, default: int | None, minimum: int = 1) -> int | None:
         """Option ``key`` as an int >= ``minimum``, or ``default`` when absent."""

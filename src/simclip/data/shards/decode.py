@@ -56,7 +56,10 @@ class SampleFormat:
     def captions(self, sample: RawSample) -> list[str]:
         """The non-empty captions of ``sample``: its ``.txt`` lines, or its class's phrasings."""
         if not self.captioned:
-            name = self.classes[self.label(sample)]
+            label = self.label(sample)
+            if label is None:
+                raise BadSample(f"no .{CAPTION_FIELD} caption and no class to make one from")
+            name = self.classes[label]
             return digit_captions(int(name)) if self.digit_templates else class_captions(name)
         raw = sample.fields.get(CAPTION_FIELD)
         if raw is None:

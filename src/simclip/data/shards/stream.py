@@ -136,7 +136,8 @@ def slot_batches(plan: EpochPlan, worker: int, workers: int) -> Iterator[tuple]:
         replaying = made < skip
         try:
             target = _target(fmt, sample, plan.captions, caption_rng)
-            images.append(None if replaying else fmt.pixels(sample))
+            if not replaying:  # a replayed batch is only counted, never decoded
+                images.append(fmt.pixels(sample))
         except BadSample as err:
             message = f"{sample.where()}: {err}"
             if plan.strict:

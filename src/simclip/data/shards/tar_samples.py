@@ -68,7 +68,8 @@ def read_samples(path: str | Path) -> Iterator[RawSample]:
                     yield RawSample(shard, key, fields)
                     fields = {}
                 key = member_key
-                data = tar.extractfile(member).read()
+                handle = tar.extractfile(member)  # a regular file (isfile above) always has one
+                data = handle.read() if handle is not None else b""
                 if len(data) != member.size:  # tarfile may return short reads at a cut-off end
                     raise tarfile.ReadError("unexpected end of data")
                 fields[field] = data

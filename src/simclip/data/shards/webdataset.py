@@ -202,10 +202,10 @@ def resolve_shards(parsed: DatasetSpec, split: str) -> tuple[list[Path | str], S
         shards = [raw]
     elif remote:
         return _folder_shards(parsed, raw, split)
-    elif parsed.path.is_file():
-        shards = [parsed.path]
-    elif parsed.path.is_dir():
-        return _folder_shards(parsed, str(parsed.path), split)
+    elif parsed.file_path.is_file():
+        shards = [parsed.file_path]
+    elif parsed.file_path.is_dir():
+        return _folder_shards(parsed, str(parsed.file_path), split)
     else:
         raise spec_error(parsed.text, f"path {raw!r} does not exist")
     missing = [str(p) for p in shards if isinstance(p, Path) and not p.is_file()]
