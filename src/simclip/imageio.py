@@ -127,7 +127,7 @@ def _opened(source: Source, name: str, formats: Collection[str], limit: int) -> 
         except FileNotFoundError:
             raise
         except Image.DecompressionBombError:
-            raise ImageDecodeError(f"{name}: more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels exceeds "
+            raise ImageDecodeError(f"{name}: more than {(Image.MAX_IMAGE_PIXELS or 0) * 2:,} pixels exceeds "
                                    f"the limit of {limit:,} pixels") from None
         except UnidentifiedImageError:
             raise ImageDecodeError(f"{name}: not a decodable image (unknown format, or not one of "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -20,10 +20,13 @@ from simclip.clip.preprocess import preprocess_tensor  # noqa: E402
 from simclip.eval import rank_labels, zero_shot_classifier  # noqa: E402
 from simclip.plots.topk import draw_topk_bars  # noqa: E402
 
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
+
 Ranking = list[tuple[str, float]]
 
 
-def attack_rankings(model: torch.nn.Module, tokenizer: Callable[[list[str]], Tensor], image: Tensor,
+def attack_rankings(model: CLIP, tokenizer: Callable[[list[str]], Tensor], image: Tensor,
                     classnames: Sequence[str], written_label: str,
                     templates: Sequence[str] = ("a photo of a {}.",), top_k: int = 5,
                     render_kwargs: dict[str, Any] | None = None) -> tuple[Ranking, Ranking, Tensor]:
@@ -58,7 +61,7 @@ def _show(ax, image: Tensor, title: str) -> None:
     ax.axis("off")
 
 
-def attack_figure(model: torch.nn.Module, tokenizer: Callable[[list[str]], Tensor], image: Tensor,
+def attack_figure(model: CLIP, tokenizer: Callable[[list[str]], Tensor], image: Tensor,
                   classnames: Sequence[str], written_label: str, out_path: str | Path, *,
                   true_label: str | None = None, templates: Sequence[str] = ("a photo of a {}.",),
                   top_k: int = 5, render_kwargs: dict[str, Any] | None = None) -> Path:

@@ -182,7 +182,7 @@ def render_text(images: Tensor, text: str | Sequence[str], *, font: str | Path |
         if line not in cache:
             cache[line] = _masks(line, h, w, font, size, position, background)
         text_mask, box_mask = cache[line]
-        if box_mask is not None:
+        if box_mask is not None and fill is not None:  # a box is drawn exactly when there is a background
             out[i] += opacity * torch.from_numpy(box_mask) * (fill - out[i])
         out[i] += opacity * torch.from_numpy(text_mask) * (ink - out[i])
     return out.round_().clamp_(0, 255).to(torch.uint8).to(images.device)

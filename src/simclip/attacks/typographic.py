@@ -5,7 +5,7 @@ often the zero-shot prediction follows the written word instead of the picture."
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -14,6 +14,9 @@ from simclip.attacks.render import render_text
 from simclip.clip.preprocess import preprocess_tensor
 from simclip.eval import extract_features, zero_shot_classifier
 from simclip.eval._checks import check_labels
+
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
 
 Tokenizer = Callable[[list[str]], Tensor]
 
@@ -51,7 +54,7 @@ def choose_attack_labels(labels: Tensor, classnames: Sequence[str],
     return attack
 
 
-def typographic_attack_eval(model: torch.nn.Module, tokenizer: Tokenizer, images: Tensor, labels: Tensor,
+def typographic_attack_eval(model: CLIP, tokenizer: Tokenizer, images: Tensor, labels: Tensor,
                             classnames: Sequence[str], templates: Sequence[str] = ("a photo of a {}.",),
                             attack_labels: str | Sequence[int | str] | Tensor = "random-other", *,
                             seed: int = 0, batch_size: int = 256, device: str | torch.device = "cpu",

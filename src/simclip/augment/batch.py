@@ -41,8 +41,8 @@ def as_float_batch(x: Tensor, name: str = "x") -> Tensor:
     if not x.is_floating_point():
         raise TypeError(f"{name} must be uint8 in [0, 255] or float in [0, 1], got dtype {x.dtype}")
     if x.numel() > 0:
-        lo, hi = torch.aminmax(x)
-        lo, hi = float(lo), float(hi)
+        extremes = torch.aminmax(x)
+        lo, hi = float(extremes.min), float(extremes.max)
         if lo < -_RANGE_TOLERANCE or hi > 1.0 + _RANGE_TOLERANCE or lo != lo or hi != hi:
             raise ValueError(
                 f"float {name} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
@@ -88,4 +88,4 @@ def check_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]
     pair = (size, size) if isinstance(size, int) else tuple(size)
     if len(pair) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair):
         raise ValueError(f"{name} must be a positive int or a pair (height, width) of them, got {size!r}")
-    return pair  # type: ignore[return-value]
+    return pair[0], pair[1]

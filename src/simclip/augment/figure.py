@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -68,7 +69,7 @@ def augmentation_panels(image: Tensor, seed: int = 0, size: int | None = None) -
     """
     x = _square_batch(image, size)
     side = x.shape[-1]
-    ops = [
+    ops: list[Callable[..., Tensor]] = [
         Compose([]),
         RandomResizedCrop(side),
         Compose([RandomResizedCrop(side), RandomHorizontalFlip(p=1.0)]),

@@ -8,6 +8,7 @@ uses torch's global CPU generator.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,7 +35,7 @@ def check_probability(p: float, name: str = "p") -> float:
     return p
 
 
-def check_range(value: tuple[float, float], name: str, low: float = -math.inf) -> tuple[float, float]:
+def check_range(value: Any, name: str, low: float = -math.inf) -> tuple[float, float]:
     """Return ``value`` as a ``(lo, hi)`` float pair with ``low <= lo <= hi``."""
     try:
         lo, hi = (float(v) for v in value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from torch import Tensor
 from simclip.clip.preprocess import preprocess_tensor
 from simclip.errors import MissingDependencyError, UsageError
 from simclip.eval import extract_features
+
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
 
 FORMATS = (".npy", ".parquet")
 
@@ -51,7 +54,7 @@ def _ids_path(npy_path: Path) -> Path:
     return npy_path.with_name(npy_path.stem + ".ids.json")
 
 
-def export_embeddings(model: torch.nn.Module, dataset_or_images: Any, out_path: str | Path,
+def export_embeddings(model: CLIP, dataset_or_images: Any, out_path: str | Path,
                       ids: Sequence[str] | None = None, *, normalize: bool = True, batch_size: int = 256,
                       device: str | torch.device = "cpu") -> Path:
     """Embed images with ``model.encode_image`` and write them to ``out_path`` (``.npy`` or ``.parquet``).

@@ -17,12 +17,16 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from simclip.errors import MissingDependencyError, UsageError
+
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
 
 DEFAULT_OPSET = 17
 ATOL = 1e-4
@@ -31,7 +35,7 @@ ATOL = 1e-4
 class ImageTower(nn.Module):
     """``model.encode_image`` as a module of its own, for export."""
 
-    def __init__(self, model: nn.Module, normalize: bool = False) -> None:
+    def __init__(self, model: CLIP, normalize: bool = False) -> None:
         super().__init__()
         self.model, self.normalize = model, normalize
 
@@ -42,7 +46,7 @@ class ImageTower(nn.Module):
 class TextTower(nn.Module):
     """``model.encode_text`` as a module of its own, for export."""
 
-    def __init__(self, model: nn.Module, normalize: bool = False) -> None:
+    def __init__(self, model: CLIP, normalize: bool = False) -> None:
         super().__init__()
         self.model, self.normalize = model, normalize
 
@@ -50,7 +54,7 @@ class TextTower(nn.Module):
         return self.model.encode_text(tokens, normalize=self.normalize)
 
 
-def example_inputs(model: nn.Module, batch: int = 2, seed: int = 0) -> tuple[Tensor, Tensor]:
+def example_inputs(model: CLIP, batch: int = 2, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Random preprocessed images ``[batch, C, S, S]`` and token ids ``[batch, L]`` whose largest id
     sits at a different position in every row (as end-of-text tokens of captions of different
     lengths do), on the model's device."""
@@ -89,7 +93,7 @@ def _export_one(tower: nn.Module, example: Tensor, name: str, path: Path, opset:
     onnx.save(proto, str(path))
 
 
-def export_onnx(model: nn.Module, out_dir: str | Path, *, opset: int = DEFAULT_OPSET, normalize: bool = False,
+def export_onnx(model: CLIP, out_dir: str | Path, *, opset: int = DEFAULT_OPSET, normalize: bool = False,
                 check: bool = True, atol: float = ATOL) -> tuple[Path, Path]:
     """Write ``out_dir/image.onnx`` and ``out_dir/text.onnx``; returns their paths.
 
@@ -132,7 +136,7 @@ def onnx_session(path: str | Path, threads: int | None = None):
 
 
 @torch.inference_mode()
-def onnx_max_abs_diff(model: nn.Module, image_path: str | Path, text_path: str | Path, batch: int = 5,
+def onnx_max_abs_diff(model: CLIP, image_path: str | Path, text_path: str | Path, batch: int = 5,
                       normalize: bool = False, seed: int = 1) -> dict[str, float]:
     """Largest absolute difference between onnxruntime and PyTorch features for each tower, on
     :func:`example_inputs` of ``batch`` rows (choose a batch size other than the export's)."""

@@ -43,20 +43,26 @@ class SimCLRModel(nn.Module):
             raise ValueError(f"mean/std must have 1 or {cfg.in_channels} values, got {cfg.mean}/{cfg.std}")
         self.cfg = cfg
         self.encoder = create_encoder(cfg.encoder, in_channels=cfg.in_channels, **cfg.encoder_options)
-        self.head = ProjectionHead(self.encoder.num_features, cfg.proj_hidden_dim, cfg.proj_dim,
+        num_features = getattr(self.encoder, "num_features", None)
+        if not isinstance(num_features, int):
+            raise ValueError(f"encoder {cfg.encoder!r} does not expose an integer num_features")
+        self._num_features = num_features
+        self.head = ProjectionHead(num_features, cfg.proj_hidden_dim, cfg.proj_dim,
                                    cfg.proj_layers)
         self.register_buffer("mean", torch.tensor(cfg.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(cfg.std).view(1, -1, 1, 1), persistent=False)
 
     @property
     def num_features(self) -> int:
-        return self.encoder.num_features
+        return self._num_features
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``[B, C, H, W]`` in [0, 1] -> representation h ``[B, num_features]``."""
         if x.dim() != 4 or x.shape[1] != self.cfg.in_channels:
             raise ValueError(f"expected images [B, {self.cfg.in_channels}, H, W], got {tuple(x.shape)}")
-        return self.encoder((x - self.mean) / self.std)
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        h: torch.Tensor = self.encoder((x - mean) / std)
+        return h
 
     def project(self, h: torch.Tensor) -> torch.Tensor:
         """Representation ``[B, num_features]`` -> projection z ``[B, proj_dim]``."""

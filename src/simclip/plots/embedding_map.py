@@ -47,12 +47,12 @@ def embed_2d(features: Tensor, method: str = "tsne", seed: int = 0) -> np.ndarra
 def embedding_figure(coords: np.ndarray, labels: Tensor, classnames: Sequence[str],
                      title: str = "") -> Figure:
     """Scatter of ``[N, 2]`` ``coords`` coloured by ``labels``; one legend entry per class present."""
-    labels = check_labels("labels", labels, coords.shape[0], num_classes=len(classnames)).numpy()
+    label_ids = check_labels("labels", labels, coords.shape[0], num_classes=len(classnames)).numpy()
     many = len(classnames) > MAX_LEGEND_CLASSES
     cmap = plt.get_cmap("tab10" if len(classnames) <= 10 else "tab20" if not many else "turbo")
     fig, ax = plt.subplots(figsize=(7.5 if not many else 6.5, 6.0))
-    for k in np.unique(labels):
-        at = labels == k
+    for k in np.unique(label_ids):
+        at = label_ids == k
         colour = cmap(k / max(len(classnames) - 1, 1)) if many else cmap(k)
         ax.scatter(coords[at, 0], coords[at, 1], s=8, color=colour, label=classnames[k], alpha=0.8)
     if many:

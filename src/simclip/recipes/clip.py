@@ -163,10 +163,10 @@ def load_clip_model(run: str | Path | None = None, checkpoint: str | Path | None
                     device: str = "cpu") -> CLIP:
     """A CLIP model from a training run folder or from any checkpoint :func:`simclip.clip.load` reads
     (OpenAI TorchScript, OpenCLIP or simclip files)."""
-    if (run is None) == (checkpoint is None):
-        raise ValueError("give exactly one of --run RUN or --checkpoint FILE")
-    if run is not None:
+    if run is not None and checkpoint is None:
         return load_clip_run(run, device)[0]
+    if checkpoint is None or run is not None:
+        raise ValueError("give exactly one of --run RUN or --checkpoint FILE")
     from simclip.clip import load
 
     model, _ = load(checkpoint, device=device)

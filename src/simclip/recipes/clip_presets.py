@@ -23,6 +23,7 @@ temperature       learnable, starting at 0.07 (logit scale ln(1/0.07)) as in the
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from simclip.recipes.presets import Recipe, put_optimizer, put_run_length, register_preset
 from simclip.recipes.profile import DataProfile
@@ -45,9 +46,10 @@ def auto(p: DataProfile) -> Recipe:
     length = context_length(p.caption_tokens)
     if p.image_size <= SMALL or not p.accelerator:
         side = p.image_size if p.image_size <= SMALL else min(p.image_size, 96)
-        model = {"name": "small-cnn-32", "vision": {"in_channels": p.channels, "image_size": side},
-                 "text": {"context_length": length}}
-        if p.mean is not None:
+        model: dict[str, Any] = {"name": "small-cnn-32",
+                                 "vision": {"in_channels": p.channels, "image_size": side},
+                                 "text": {"context_length": length}}
+        if p.mean is not None and p.std is not None:
             model.update(image_mean=list(p.mean), image_std=list(p.std))
         r.put("model", model, f"{p.image_size}px images: small-cnn tower at {side}px, text of "
                               f"{length} tokens, the data's channel statistics")

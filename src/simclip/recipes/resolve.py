@@ -68,7 +68,7 @@ def resolve_config(method: str, overrides: dict[str, Any] | None = None, recipe:
         values.pop("model.encoder_options", None)  # options of the preset's encoder, not the user's
     apply_overrides(cfg, values.settings(), f"recipe {name}")
     apply_overrides(cfg, overrides, "config")
-    if method == "simclr" and "mean" not in cfg.model and profile.mean is not None:
+    if method == "simclr" and "mean" not in cfg.model and profile.mean is not None and profile.std is not None:
         # the model's input statistics, measured once for the profile (a streamed dataset would
         # otherwise be read into memory a second time by build_simclr)
         cfg.model["mean"], cfg.model["std"] = list(profile.mean), list(profile.std)

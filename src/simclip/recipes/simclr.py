@@ -58,7 +58,8 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
     """The model and objective for ``cfg``; fills the resolved model/objective settings into ``cfg``
     so that ``config.json`` describes the run completely."""
     obj = SimCLRObjectiveConfig.from_dict(cfg.objective)
-    obj = replace(obj, policy=obj.policy or default_policy(dataset.channels, dataset.image_size))
+    policy_name = obj.policy or default_policy(dataset.channels, dataset.image_size)
+    obj = replace(obj, policy=policy_name)
     if obj.view_size is not None and obj.view_size > dataset.image_size:
         raise ConfigError(f"objective.view_size {obj.view_size} is larger than the images of {cfg.data} "
                           f"({dataset.image_size}x{dataset.image_size}); views are crops of the images")
@@ -76,7 +77,7 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
         raise ConfigError(f"bad model option: {err}") from None
     cfg.model, cfg.objective = _plain(mcfg.__dict__), obj.to_dict()
     model = SimCLRModel(mcfg)
-    policy = create_policy(obj.policy, size=obj.view_size or dataset.image_size, channels=dataset.channels,
+    policy = create_policy(policy_name, size=obj.view_size or dataset.image_size, channels=dataset.channels,
                            **obj.policy_options)
     info = setup_distributed(cfg.device)
     # each process draws its own augmentations; rank 0 keeps the seed of a single-process run

@@ -17,7 +17,9 @@ class TextTokenizer(Protocol):
     is the largest id, the position the text tower pools at.
     """
 
-    vocab_size: int
+    @property
+    def vocab_size(self) -> int: ...
+
     sot_token_id: int
     eot_token_id: int
     context_length: int

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,9 @@ from PIL import Image
 from torch import Tensor
 
 from simclip.clip.preprocess import preprocess_tensor
+
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
 
 
 def mean_pool(frame_features: Tensor, weights: Tensor | Sequence[float] | None = None) -> Tensor:
@@ -46,7 +50,7 @@ def _preprocess_frames(frames: Tensor, cfg, preprocess: Callable[[Image.Image], 
 
 
 @torch.inference_mode()
-def embed_video(model: torch.nn.Module, frames: Tensor, weights: Tensor | Sequence[float] | None = None,
+def embed_video(model: CLIP, frames: Tensor, weights: Tensor | Sequence[float] | None = None,
                 *, preprocess: Callable[[Image.Image], Tensor] | None = None, batch_size: int = 64,
                 device: str | torch.device = "cpu") -> Tensor:
     """Unit ``[E]`` embedding of a video from its uint8 frames ``[T, C, H, W]``.

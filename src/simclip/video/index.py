@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from simclip.serve.vector_index import build_vector_index, choose_kind
 from simclip.video.embed import embed_video
 from simclip.video.frames import frame_indices, sample_frames
 
+if TYPE_CHECKING:
+    from simclip.clip.model import CLIP
+
 log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 
@@ -38,7 +41,7 @@ def find_videos(root: str | Path) -> list[str]:
                   if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
 
 
-def model_identity(model: torch.nn.Module, name: str = "clip") -> dict[str, Any]:
+def model_identity(model: CLIP, name: str = "clip") -> dict[str, Any]:
     """The index identity of an in-memory model: its weights' SHA-256 and embedding size."""
     return {"model": name, "checkpoint": None, "sha256": state_dict_sha256(model),
             "embed_dim": int(model.embed_dim)}
@@ -61,7 +64,7 @@ def _embed_all(model, preprocess, root: Path, ids: list[str], num_frames: int, s
     return unit_rows(np.stack(vectors)) if vectors else np.zeros((0, 0), np.float32), kept, bad
 
 
-def build_video_index(model: torch.nn.Module, preprocess: Callable[[Image.Image], Tensor] | None,
+def build_video_index(model: CLIP, preprocess: Callable[[Image.Image], Tensor] | None,
                       videos_dir: str | Path, out_dir: str | Path, *, num_frames: int = 8,
                       strategy: str = "uniform", identity: dict[str, Any] | None = None,
                       kind: str = "auto", overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
@@ -101,7 +104,7 @@ def build_video_index(model: torch.nn.Module, preprocess: Callable[[Image.Image]
 
 
 @torch.inference_mode()
-def search_videos(index_dir: str | Path, model: torch.nn.Module, tokenizer: Callable[[list[str]], Tensor],
+def search_videos(index_dir: str | Path, model: CLIP, tokenizer: Callable[[list[str]], Tensor],
                   text: str, k: int = 5, *, identity: dict[str, Any] | None = None,
                   device: str | torch.device = "cpu") -> list[tuple[str, float]]:
     """The ``k`` videos closest to ``text``: ``[(relative path, cosine similarity), ...]``, best first.

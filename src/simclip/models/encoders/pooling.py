@@ -14,13 +14,13 @@ from torch import Tensor
 
 class _GlobalAvgPool(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor) -> Tensor:
         ctx.shape = x.shape
         ctx.channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
         return x.mean(dim=(2, 3))
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> Tensor:
         n, c, h, w = ctx.shape
         fmt = torch.channels_last if ctx.channels_last else torch.contiguous_format
         return (grad / (h * w))[:, :, None, None].expand(n, c, h, w).contiguous(memory_format=fmt)
