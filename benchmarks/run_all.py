@@ -23,6 +23,7 @@ BENCHMARKS = {
     "service_load": ["service_load.py"],
     "onnx_export": ["onnx_export.py"],
     "reliability": ["reliability.py"],
+    "shard_scale": ["shard_scale.py"],
     "pairs_world": ["pairs_world.py", "--seconds", "120"],
 }
 
