@@ -87,6 +87,25 @@ def test_encoder_weights_start_the_run_and_are_not_needed_to_reload(tmp_path, ca
     assert main(["eval", "--run", str(run), "--protocol", "knn", "--knn-k", "10", "--json"]) == 0
 
 
+def test_image_tower_weights_start_a_clip_run(tmp_path):
+    torch.manual_seed(12)
+    start = create_encoder("timm:resnet18", in_channels=3, image_size=32)
+    weights = tmp_path / "start.pth"
+    torch.save(start.state_dict(), weights)
+    run = tmp_path / "clip"
+    assert main(["clip", "train", "--data", CLIP_DATA, "--image-tower", "timm:resnet18", "--image-tower-weights",
+                 str(weights), "--lr", "1e-12", "--weight-decay", "0", "--out", str(run)] + COMMON) == 0
+    assert json.loads((run / "config.json").read_text())["model"]["image_tower_weights"] == str(weights)
+    weights.unlink()
+    from simclip.recipes.clip import load_clip_run
+
+    model, _ = load_clip_run(run)
+    trained = model.visual.encoder.state_dict()
+    for key, value in start.state_dict().items():
+        if not key.endswith(("running_mean", "running_var", "num_batches_tracked")):  # BN statistics move
+            torch.testing.assert_close(trained[key], value, rtol=0, atol=1e-9, msg=key)
+
+
 def test_bad_weights_file_is_one_line_naming_it(tmp_path, capsys):
     bad = tmp_path / "bad.pth"
     torch.save({"conv1.weight": torch.zeros(2, 2)}, bad)

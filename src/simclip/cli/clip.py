@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace the architecture's image tower by an encoder of 'simclip models' "
                         "(e.g. timm:resnet18, timm:vit_tiny_patch16_224 built at the data's image "
                         "size) plus a linear projection; the text tower stays the architecture's")
+    t.add_argument("--image-tower-weights", default=None, metavar="FILE|hf-hub:REPO",
+                   help="start the --image-tower encoder from these weights (a .safetensors/.pth state "
+                        "dict, or hf-hub:REPO from the local Hugging Face cache, never downloaded); only "
+                        "the new run reads it")
     t.add_argument("--loss", choices=("clip", "siglip"), default=None)
     t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
     t.add_argument("--tokenizer", default=None, metavar="clip|bpe:N",
@@ -59,6 +63,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg, dataset = new_run_config("clip", args, {
             "model": {"name": args.model} if args.model is not None else None,
             **_image_tower_values(args.image_tower),
+            "model.image_tower_weights": args.image_tower_weights,
             "model.lock_image": True if args.lock_image else None,
             "model.lock_text": True if args.lock_text else None,
             "objective.loss": args.loss, "objective.policy": args.policy,

@@ -26,6 +26,7 @@ OBJECTIVE_DEFAULTS: dict[str, Any] = CLIPObjectiveConfig().to_dict()
 TOKENIZER_FILE = "tokenizer.json"  # a BPE vocabulary learned from the run's own captions
 EVAL_PROTOCOLS = ("zeroshot", "retrieval")
 LOCK_KEYS = ("lock_image", "lock_text")  # model options applied after the model is built
+IMAGE_WEIGHTS_KEY = "image_tower_weights"  # the image tower's encoder starts from this file (or hf-hub:)
 
 
 def clip_config(**overrides: Any) -> TrainConfig:
@@ -49,6 +50,7 @@ def build_model(model_cfg: dict[str, Any]) -> CLIP:
     :meth:`CLIP.lock_image_tower` and :meth:`CLIP.lock_text_tower`."""
     cfg = dict(model_cfg)
     locks = {key: cfg.pop(key, False) for key in LOCK_KEYS}
+    cfg.pop(IMAGE_WEIGHTS_KEY, None)  # read once, by run_clip, when a new run starts
     for key, value in locks.items():
         if not isinstance(value, bool):
             raise ConfigError(f"model.{key} must be true or false, got {value!r}")
@@ -132,6 +134,8 @@ def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, 
         from simclip.recipes.init_from import init_weights_
 
         init_weights_(model, "clip", cfg.init_from)
+    if not resume and cfg.model.get(IMAGE_WEIGHTS_KEY):
+        _load_image_tower_weights(model, cfg.model[IMAGE_WEIGHTS_KEY])
     run_eval = None
     if cfg.eval_protocols:
         test = load_caption_dataset(cfg.data, split="test", strict=cfg.strict)
@@ -143,6 +147,17 @@ def run_clip(cfg: TrainConfig, resume: bool = False, dataset=None) -> dict[str, 
     if setup_distributed(cfg.device).is_main:
         save(model, Path(cfg.out) / "model.safetensors")
     return result
+
+
+def _load_image_tower_weights(model: CLIP, source: str) -> None:
+    """Start the image tower's encoder (``--image-tower ENCODER``) from the weights ``source`` names."""
+    from simclip.models.weights import load_encoder_weights
+
+    encoder = getattr(model.visual, "encoder", None)
+    if not isinstance(encoder, torch.nn.Module):
+        raise ConfigError(f"model.{IMAGE_WEIGHTS_KEY} needs an encoder image tower (--image-tower ENCODER), "
+                          f"not vision.kind={model.config.vision.kind!r}")
+    load_encoder_weights(encoder, source)
 
 
 def load_clip_run(run_dir: str | Path, device: str = "cpu") -> tuple[CLIP, TrainConfig]:
