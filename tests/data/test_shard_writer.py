@@ -58,8 +58,9 @@ def test_a_folder_is_listed_not_decoded_until_written(photo_folder, monkeypatch)
 
 
 def test_folder_shards_hold_the_folder_images_and_skip_the_broken_one(photo_folder, tmp_path):
-    with pytest.warns(UserWarning, match="skipped 1 samples"):
+    with pytest.warns(UserWarning, match="skipped 1 samples") as caught:
         paths = write_shards(f"folder:{photo_folder}", tmp_path, shard_size=10)
+    assert str(caught[0].message).count("broken.png") == 1
     memory = load_dataset(f"folder:{photo_folder}")  # the in-memory loader, for reference
     samples = [s for p in paths for s in read_samples(p)]
     assert len(paths) == 5 and len(samples) == 42 == len(memory)

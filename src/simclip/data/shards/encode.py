@@ -115,7 +115,8 @@ def encode_items(items: list[Item], options: EncodeOptions) -> tuple[list[Encode
                 raise imageio.ImageDecodeError(f"{item.where}: {err}") from None
             if options.strict:
                 raise
-            out.append(Encoded(item.index, [], bad=f"{item.where or item.image}: {err}"))
+            reason = f"{item.where}: {err}" if item.where else str(err)  # err names the file
+            out.append(Encoded(item.index, [], bad=reason))
             continue
         if item.index < STATS_IMAGES:
             stats.add(pixels)
