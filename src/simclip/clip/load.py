@@ -86,8 +86,9 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
         model = CLIP(config)
     model = model.to_empty(device="cpu")
     for module in model.modules():  # derived buffers (position ids, ...) are not in a state dict
-        if hasattr(module, "restore_buffers_"):
-            module.restore_buffers_()
+        restore = getattr(module, "restore_buffers_", None)
+        if callable(restore):
+            restore()
     load_state_dict_exact(model, state, raw.origin)
     model = model.to(device).eval()
     if run is not None and run.tokenizer is not None:

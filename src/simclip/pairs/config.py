@@ -46,7 +46,7 @@ class PairObjectiveConfig:
 
     @classmethod
     def from_dict(cls, d: Any) -> PairObjectiveConfig:
-        return _from_dict(cls, d, "objective")  # type: ignore[no-any-return]
+        return _from_dict(cls, d, "objective")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "anchor": self.anchor_modality}
@@ -73,7 +73,7 @@ class PairModelConfig:
 
     @classmethod
     def from_dict(cls, d: Any) -> PairModelConfig:
-        return _from_dict(cls, d, "model")  # type: ignore[no-any-return]
+        return _from_dict(cls, d, "model")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

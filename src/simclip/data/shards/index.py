@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from simclip import imageio
 from simclip.data.shards.errors import ShardError
@@ -152,6 +153,6 @@ def _count(value: object) -> int:
     return value
 
 
-def _floats(value: object) -> tuple[float, ...] | None:
+def _floats(value: Any) -> tuple[float, ...] | None:
     return None if value is None else tuple(float(v) for v in value)
 

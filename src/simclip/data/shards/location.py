@@ -83,9 +83,9 @@ def open_location(location: str) -> Iterator[BinaryIO]:
         with _pipe(location) as stream:
             yield stream
     elif location.startswith(("http://", "https://")):
-        stream = _HttpStream(location)
-        with contextlib.closing(stream), io.BufferedReader(stream, 1 << 16) as buffered:
-            yield buffered  # type: ignore[misc]
+        http = _HttpStream(location)
+        with contextlib.closing(http), io.BufferedReader(http, 1 << 16) as buffered:
+            yield buffered
     elif _URL.match(location):
         with _fsspec_open(location) as stream:
             yield stream
@@ -152,7 +152,7 @@ class _HttpStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buffer) -> int:
         for attempt in range(HTTP_RETRIES + 1):
             try:
                 count = self.response.readinto(buffer)

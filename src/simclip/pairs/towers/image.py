@@ -24,7 +24,10 @@ class EncoderTower(nn.Module):
         super().__init__()
         self.kind = kind
         self.encoder = create_encoder(encoder, in_channels=channels, **options)
-        self.proj = nn.Linear(int(self.encoder.num_features), embed_dim)
+        num_features = getattr(self.encoder, "num_features", None)
+        if not isinstance(num_features, int):
+            raise ValueError(f"encoder {encoder!r} does not expose an integer num_features")
+        self.proj = nn.Linear(num_features, embed_dim)
 
     def prepare(self, raw: Tensor) -> Tensor:
         if self.kind == "image":
