@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/simclip demo --out demo-out
 
-# lint: ruff's rules over all the code, and mypy (both set in pyproject.toml); `make test` runs it
-# first, so CI enforces both (mypy ~40 s with a cold cache, ~2 s warm).
+# lint: ruff's rules over all the code, and mypy over the whole package (strict on losses, train and
+# clip; both set in pyproject.toml); `make test` runs it first, so CI enforces both (mypy ~40 s with
+# a cold cache, ~2 s warm).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
