@@ -29,8 +29,12 @@ def python_blocks(text: str) -> list[str]:
 
 
 def clip_train_args(text: str) -> list[str]:
-    """The README's ``simclip clip train`` command, shrunk to a few steps."""
-    line = next(ln for ln in text.splitlines() if ln.strip().startswith("simclip clip train"))
+    """The README's ``simclip clip train`` command whose run the snippets load, shrunk to a few steps."""
+    loaded = re.search(r'load\("(runs/[^"/]+)"\)', "\n".join(python_blocks(text)))
+    assert loaded, "no README Python snippet loads a run folder"
+    out = re.compile(rf"--out {re.escape(loaded.group(1))}(\s|$)")
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("simclip clip train")
+                and out.search(ln.split("#")[0]))
     words = shlex.split(line.split("#")[0])[3:]
     args, i = [], 0
     while i < len(words):
