@@ -4,6 +4,7 @@ CLIP_benchmark's result files from ``zeroshot`` and ``retrieve --output``."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 
@@ -153,3 +154,56 @@ def test_eval_takes_a_released_model_with_data(cache, monkeypatch, capsys):
     assert result["run"] is None and any(k.startswith("knn") for k in result)
     code, _, err = _run(named, capsys)
     assert code == 2 and "needs --data" in err
+
+
+def _leaf_commands(parser, path=()):
+    """``(command words, parser)`` of every command that takes no further sub-command."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+    for action in subs:
+        for name, sub in action.choices.items():
+            yield from _leaf_commands(sub, (*path, name))
+
+
+def test_every_command_that_takes_a_clip_model_takes_its_name_and_tag():
+    from simclip.cli import build_parser
+
+    takes_model = []
+    for path, parser in _leaf_commands(build_parser()):
+        flags = {flag for action in parser._actions for flag in action.option_strings}
+        if "--checkpoint" in flags or ("--run" in flags and path[0] != "pair"):  # pair runs are not CLIP
+            takes_model.append(" ".join(path))
+            assert {"--model", "--pretrained"} <= flags, f"simclip {' '.join(path)} lacks --model/--pretrained"
+    assert {"attack", "plot topk", "plot similarity", "plot embeddings", "export embeddings", "export onnx",
+            "video index", "video search", "zeroshot", "retrieve", "eval", "index build", "serve"} <= set(takes_model)
+
+
+@pytest.mark.parametrize("argv", [
+    ["plot", "topk", "--image", "IMAGE", "--classes", "circle,square,star", "--out", "OUT.png"],
+    ["export", "embeddings", "--data", DATA, "--limit", "8", "--out", "OUT.npy"],
+    ["attack", "--data", DATA, "--limit", "8", "--json"],
+], ids=["plot-topk", "export-embeddings", "attack"])
+def test_plot_export_and_attack_take_a_released_model(argv, cache, monkeypatch, tmp_path, capsys):
+    _register_openai(monkeypatch, cache[1])
+    image = tmp_path / "image.png"
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(image)
+    results = {}
+    for how, source in (("name", ["--model", MODEL, "--pretrained", "openai"]),
+                        ("file", ["--checkpoint", str(cache[1])])):
+        out = tmp_path / how
+        out.mkdir()
+        filled = [str(image) if a == "IMAGE" else str(out / a) if a.startswith("OUT.") else a for a in argv]
+        code, printed, err = _run([*filled, *source], capsys)
+        assert code == 0, err
+        written = sorted(p for p in out.iterdir() if p.is_file())
+        results[how] = (printed.replace(str(out), "OUT"), [(p.name, p.read_bytes()) for p in written])
+    assert results["name"] == results["file"]  # the same weights, the same output
+
+
+def test_a_missing_tag_is_one_line_on_the_new_commands(capsys):
+    for argv in (["attack", "--model", MODEL, "--data", DATA],
+                 ["export", "onnx", "--model", "ViT-B-32", "--pretrained", "opnai", "--out", "x"]):
+        code, _, err = _run(argv, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert "needs --pretrained TAG" in err or "close matches: openai" in err

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from simclip.clip import create_model, load
 from simclip.clip import pretrained as pretrained_mod
+from simclip.clip.pretrained_names import WeightsNotFoundError
 
 from .reference_models import reference_model
 
@@ -115,29 +116,37 @@ def test_unsupported_open_clip_settings_are_refused(state_dict, tmp_path):
         load(tmp_path / "w.bin")
 
 
-def test_offline_download_is_a_clear_error(tmp_path, monkeypatch):
+@pytest.fixture()
+def online(monkeypatch):
+    """Downloads allowed (no offline switch set), so that a failing one is what is tested."""
+    for name in ("SIMCLIP_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_failed_download_is_a_clear_error(tmp_path, monkeypatch, online):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(pretrained_mod.urllib.request, "urlopen", offline)
-    with pytest.raises(ConnectionError, match="cannot download https://openaipublic.*ViT-B-32.pt"):
+    with pytest.raises(WeightsNotFoundError, match="not cached .*download failed .*cannot download "
+                                                   "https://openaipublic.*ViT-B-32.pt"):
         load("ViT-B-32", pretrained="openai", cache_dir=tmp_path)
     assert not list(tmp_path.rglob("*.pt"))  # nothing half-written under the final name
 
 
-def test_offline_hub_is_a_clear_error(tmp_path, monkeypatch):
+def test_failed_hub_download_is_a_clear_error(tmp_path, monkeypatch, online):
     import huggingface_hub
 
     def offline(*args, **kwargs):
         raise OSError("no network")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    with pytest.raises(ConnectionError, match="laion/CLIP-ViT-B-32-laion2B-s34B-b79K"):
+    with pytest.raises(WeightsNotFoundError, match="laion/CLIP-ViT-B-32-laion2B-s34B-b79K"):
         load("ViT-B-32", pretrained="laion2b_s34b_b79k", cache_dir=tmp_path)
 
 
 def test_unknown_pretrained_tag_lists_known():
-    with pytest.raises(ValueError, match="ViT-B-32/openai"):
+    with pytest.raises(ValueError, match="no pretrained tag 'nonexistent'; its tags: .*openai"):
         load("ViT-B-32", pretrained="nonexistent")
 
 

@@ -123,14 +123,14 @@ def format_metric(key: str, value: float) -> str:
 def cli_attack(args: argparse.Namespace) -> int:
     import torch
 
-    from simclip.recipes import load_clip_model
+    from simclip.cli.model_source import load_model
     from simclip.recipes.clip import tokenizer_for
 
     if (args.image is None) == (args.data is None):
         raise UsageError("give exactly one of --image FILE or --data SPEC")
     if args.image:  # flag mistakes before the model loads
         _image_classes(args)
-    model = load_clip_model(args.run, args.checkpoint, args.device)
+    model = load_model(args)
     with torch.inference_mode():
         if args.image:
             return _one_image(args, model, tokenizer_for(model))
@@ -139,7 +139,7 @@ def cli_attack(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``attack`` to a sub-command parser."""
-    from simclip.cli.zeroshot import add_model_arguments
+    from simclip.cli.model_source import add_model_arguments
 
     p = sub.add_parser("attack", help="typographic attack: write a wrong class name onto images",
                        description="Zero-shot accuracy before and after writing a wrong class name on "

@@ -18,24 +18,42 @@ PRETRAINED_HELP = ("released weights of --model: a tag of 'simclip models --pret
                    "laion2b_s34b_b79k, ...) read from the local cache, or a weights file")
 
 
-def add_named_model_arguments(group: argparse._MutuallyExclusiveGroup, p: argparse.ArgumentParser) -> None:
+MODEL_HELP = "an architecture with released weights (with --pretrained), e.g. ViT-B-32"
+
+
+def add_named_model_arguments(group: argparse._MutuallyExclusiveGroup, p: argparse.ArgumentParser,
+                              model_help: str = MODEL_HELP) -> None:
     """``--model NAME`` (in the group of model sources) and ``--pretrained TAG``."""
-    group.add_argument("--model", metavar="NAME",
-                       help="an architecture with released weights (with --pretrained), e.g. ViT-B-32")
+    group.add_argument("--model", metavar="NAME", help=model_help)
     p.add_argument("--pretrained", metavar="TAG|FILE", default=None, help=PRETRAINED_HELP)
 
 
-def pretrained_weights(model: str | None, pretrained: str | None) -> Path:
-    """The local weights file ``--model``/``--pretrained`` name (see
-    :func:`simclip.clip.pretrained_names.resolve_pretrained`)."""
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The CLIP model of a command, one of ``--run``, ``--checkpoint`` and ``--model NAME
+    --pretrained TAG``, and ``--device``; :func:`load_model` loads it."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="a CLIP run folder")
+    src.add_argument("--checkpoint", help="a CLIP checkpoint: OpenAI .pt, OpenCLIP or simclip weights")
+    add_named_model_arguments(src, p)
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (cpu)")
+
+
+def named_model(model: str | None, pretrained: str | None) -> tuple[str, str]:
+    """``(--model, --pretrained)``; a :class:`UsageError` naming the flag when one is missing."""
     if model is None:
         raise UsageError("--pretrained TAG needs --model NAME (e.g. --model ViT-B-32 --pretrained openai)")
     if pretrained is None:
         raise UsageError(f"--model {model} needs --pretrained TAG (released weights; 'simclip models "
                          f"--pretrained' lists them) or --pretrained FILE")
+    return model, pretrained
+
+
+def pretrained_weights(model: str | None, pretrained: str | None) -> Path:
+    """The local weights file ``--model``/``--pretrained`` name (see
+    :func:`simclip.clip.pretrained_names.resolve_pretrained`)."""
     from simclip.clip.pretrained_names import resolve_pretrained
 
-    return resolve_pretrained(model, pretrained)
+    return resolve_pretrained(*named_model(model, pretrained))
 
 
 def load_model(args: argparse.Namespace) -> CLIP:
@@ -46,7 +64,8 @@ def load_model(args: argparse.Namespace) -> CLIP:
             raise UsageError("--pretrained goes with --model, not with --run or --checkpoint")
         from simclip.clip import load
 
-        return load(pretrained_weights(model, args.pretrained), device=args.device)[0].eval()
+        name, tag = named_model(model, args.pretrained)
+        return load(name, pretrained=tag, device=args.device)[0].eval()  # as the Python API resolves it
     from simclip.recipes import load_clip_model
 
     return load_clip_model(args.run, args.checkpoint, args.device)
@@ -96,5 +115,6 @@ def retrieval_benchmark_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return out
 
 
-__all__ = ["add_named_model_arguments", "load_model", "model_identity", "pretrained_weights",
-           "retrieval_benchmark_metrics", "write_benchmark_json", "zeroshot_benchmark_metrics"]
+__all__ = ["MODEL_HELP", "add_model_arguments", "add_named_model_arguments", "load_model", "model_identity",
+           "named_model", "pretrained_weights", "retrieval_benchmark_metrics", "write_benchmark_json",
+           "zeroshot_benchmark_metrics"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simclip.cli.model_source import load_model, retrieval_benchmark_metrics, write_benchmark_json
-from simclip.cli.zeroshot import add_model_arguments
+from simclip.cli.model_source import add_model_arguments, load_model, retrieval_benchmark_metrics, write_benchmark_json
 from simclip.errors import UsageError
 
 
@@ -14,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retrieve", help="image<->text retrieval: recall@1/5/10, or search by text",
                        description="Recall@k both ways (an image's hit counts if any of its captions "
                                    "is in the top k). With --query, list the best-matching images.")
-    add_model_arguments(p, named=True)
+    add_model_arguments(p)
     p.add_argument("--data", required=True, help="a caption dataset spec (captions:FILE, shapes, ...)")
     p.add_argument("--split", default="test", choices=("train", "test"),
                    help="which split of --data to search (test)")

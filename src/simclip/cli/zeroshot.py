@@ -5,18 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from simclip.cli.model_source import add_named_model_arguments, load_model, write_benchmark_json
+from simclip.cli.model_source import add_model_arguments, load_model, write_benchmark_json
 from simclip.errors import UsageError
-
-
-def add_model_arguments(p: argparse.ArgumentParser, named: bool = False) -> None:
-    """``--run``/``--checkpoint`` (and with ``named``, ``--model NAME --pretrained TAG``), ``--device``."""
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--run", help="a CLIP run folder")
-    src.add_argument("--checkpoint", help="a CLIP checkpoint: OpenAI .pt, OpenCLIP or simclip weights")
-    if named:
-        add_named_model_arguments(src, p)
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (cpu)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="One image: top-5 labels with probabilities and the rank of "
                                    "--true. A dataset (--data): top-1, top-5 and mean per-class "
                                    "recall (CLIP_benchmark's metrics).")
-    add_model_arguments(p, named=True)
+    add_model_arguments(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--image", help="an image file")
     what.add_argument("--data", help="a labelled dataset spec (its class names are the labels)")
@@ -132,4 +122,4 @@ def _one_image(args, image, classes, model, tokenize, encode_text) -> int:
     return 0
 
 
-__all__ = ["add_model_arguments", "parse_classes", "register", "resolve_templates"]
+__all__ = ["parse_classes", "register", "resolve_templates"]

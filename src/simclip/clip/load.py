@@ -54,8 +54,11 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
             newest checkpoint) or any weights file in it. A run's ``config.json`` gives the
             architecture; a vocabulary it learned (``tokenizer.json``) is attached for
             :func:`get_tokenizer`.
-        pretrained: a tag of :func:`list_pretrained` (``"openai"``, ``"laion2b_s34b_b79k"``, ...):
-            downloads (once, into ``cache_dir``) the released weights of ``source``.
+        pretrained: a tag of :func:`list_pretrained` (``"openai"``, ``"laion2b_s34b_b79k"``, ...)
+            naming released weights of ``source``, or a weights file. Resolved as the command line's
+            ``--model NAME --pretrained TAG`` (:func:`resolve_pretrained`): names checked, the local
+            cache (``cache_dir``, default ``$SIMCLIP_CACHE``) read first, a download only where
+            allowed (not with ``SIMCLIP_OFFLINE`` or ``HF_HUB_OFFLINE`` set).
         quick_gelu: force the activation; by default the file (OpenAI archives: QuickGELU) or an
             ``open_clip_config.json`` beside it decides, else GELU with a warning.
         config: build this architecture instead of inferring it from shapes or taking the config a
@@ -63,16 +66,23 @@ def load(source: str | Path | Mapping[str, Any], *, pretrained: str | None = Non
         device: where the model is put.
 
     Raises ``ValueError`` listing missing, unexpected and mis-shaped parameters, or naming a damaged
-    file; ``FileNotFoundError`` for a missing file.
+    file or an unknown model name or tag; ``FileNotFoundError`` for a missing file, or released
+    weights neither cached nor downloadable (``WeightsNotFoundError``).
     """
     hint: bool | None = None
-    if pretrained is not None or (isinstance(source, str) and source.startswith("hf-hub:")):
-        from simclip.clip.pretrained import download_pretrained
+    if pretrained is not None:
+        from simclip.clip.pretrained import release_quick_gelu
+        from simclip.clip.pretrained_names import resolve_pretrained
 
         if not isinstance(source, str):
             raise ValueError(f"pretrained={pretrained!r} needs a model name as the source, got "
                              f"{type(source).__name__}")
-        source, hint = download_pretrained(source, pretrained, cache_dir=cache_dir)
+        hint = release_quick_gelu(source, pretrained)
+        source = resolve_pretrained(source, pretrained, cache_dir)
+    elif isinstance(source, str) and source.startswith("hf-hub:"):
+        from simclip.clip.pretrained import download_pretrained
+
+        source, hint = download_pretrained(source, None, cache_dir=cache_dir)
     run = find_run_files(Path(source)) if isinstance(source, (str, Path)) else None
     raw = read_checkpoint(run.weights if run is not None else source)
     if run is not None and config is None and raw.clip_config is None:

@@ -49,6 +49,12 @@ def list_pretrained() -> list[tuple[str, str]]:
     return sorted([(m, "openai") for m in _OPENAI_SHA256] + list(_HF_HUB))
 
 
+def release_quick_gelu(model: str, tag: str) -> bool | None:
+    """The activation released weights need when their files may not say it: ``True`` (QuickGELU)
+    for OpenAI's releases; ``None`` for the rest, whose files (``open_clip_config.json``) say it."""
+    return True if tag == "openai" and model in _OPENAI_SHA256 else None
+
+
 def default_cache_dir() -> Path:
     """``$SIMCLIP_CACHE`` or ``~/.cache/simclip``."""
     return Path(os.environ.get("SIMCLIP_CACHE", Path.home() / ".cache" / "simclip"))
@@ -63,7 +69,8 @@ def download_pretrained(source: str, pretrained: str | None,
         return _from_hf_hub(source[len("hf-hub:"):], cache), None
     if pretrained == "openai" and source in _OPENAI_SHA256:
         sha = _OPENAI_SHA256[source]
-        return _download_url(_OPENAI.format(sha, source), cache / "openai" / f"{source}.pt", sha), True
+        path = _download_url(_OPENAI.format(sha, source), cache / "openai" / f"{source}.pt", sha)
+        return path, release_quick_gelu(source, pretrained)
     if pretrained is not None and (source, pretrained) in _HF_HUB:
         return _from_hf_hub(_HF_HUB[(source, pretrained)], cache), None
     known = ", ".join(f"{m}/{t}" for m, t in list_pretrained())

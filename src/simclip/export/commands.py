@@ -13,9 +13,9 @@ DEFAULT_OPSET = 17
 
 
 def _model(args: argparse.Namespace):
-    from simclip.recipes import load_clip_model
+    from simclip.cli.model_source import load_model
 
-    return load_clip_model(args.run, args.checkpoint, args.device)
+    return load_model(args)
 
 
 def cli_export_embeddings(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def cli_export_onnx(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``export`` (with ``embeddings`` and ``onnx``) to a sub-command parser."""
-    from simclip.cli.zeroshot import add_model_arguments
+    from simclip.cli.model_source import add_model_arguments
 
     export = sub.add_parser("export", help="write image embeddings or ONNX graphs of a CLIP model")
     actions = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)

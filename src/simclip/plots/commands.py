@@ -14,10 +14,10 @@ METHODS = ("tsne", "pca")  # simclip.plots.embedding_map.METHODS, without import
 
 
 def _model_and_tokenizer(args: argparse.Namespace):
-    from simclip.recipes import load_clip_model
+    from simclip.cli.model_source import load_model
     from simclip.recipes.clip import tokenizer_for
 
-    model = load_clip_model(args.run, args.checkpoint, args.device)
+    model = load_model(args)
     return model, tokenizer_for(model)
 
 
@@ -89,7 +89,7 @@ def cli_plot_topk(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``plot`` (with ``similarity``, ``embeddings`` and ``topk``) to a sub-command parser."""
-    from simclip.cli.zeroshot import add_model_arguments
+    from simclip.cli.model_source import add_model_arguments
 
     plot = sub.add_parser("plot",
                           help="figures of a CLIP model: similarity matrix, embedding map, top-k bars")

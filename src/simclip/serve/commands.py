@@ -21,16 +21,17 @@ INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")  # simclip.serve.vector_index.KIND
 BACKENDS = ("torch", "onnx")  # simclip.serve.service.BACKENDS
 
 
-def _add_model_args(p: argparse.ArgumentParser, required: bool) -> None:
+def add_embedder_arguments(p: argparse.ArgumentParser, required: bool) -> None:
+    """The model of an index: ``--checkpoint``, ``--run`` or ``--model NAME [--pretrained TAG]``
+    (:func:`use_pretrained`), with ``--tokenizer`` and ``--device``."""
+    from simclip.cli.model_source import add_named_model_arguments
+
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
     group.add_argument("--run", metavar="RUN", help="a CLIP training run folder ('simclip clip train --out')")
-    group.add_argument("--model", metavar="NAME",
-                       help="an architecture name: with --pretrained, its released weights; alone, "
-                            "randomly initialised (seed 0), for smoke tests only")
-    p.add_argument("--pretrained", metavar="TAG|FILE", default=None,
-                   help="released weights of --model ('simclip models --pretrained'), read from the "
-                        "local cache, or a weights file; e.g. --model ViT-B-32 --pretrained openai")
+    add_named_model_arguments(group, p, model_help="an architecture name: with --pretrained, its released "
+                                                   "weights; alone, randomly initialised (seed 0), for "
+                                                   "smoke tests only")
     p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
     p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
 
@@ -109,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = actions.add_parser("build", help="embed every image under a folder into a new index")
     build.add_argument("--images", required=True, metavar="DIR", help="folder of images (recursive)")
     build.add_argument("--out", required=True, metavar="INDEX", help="folder to write the index to")
-    _add_model_args(build, required=True)
+    add_embedder_arguments(build, required=True)
     build.add_argument("--kind", choices=INDEX_KINDS, default="auto",
                        help="search structure: auto = exact up to 20,000 images, IVF above")
     build.add_argument("--overwrite", action="store_true", help="replace an index already in --out")
@@ -118,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="add new images (inside the index's image folder) to an index")
     add.add_argument("--index", required=True, metavar="INDEX", help="the index folder to extend")
     add.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders to add")
-    _add_model_args(add, required=False)
+    add_embedder_arguments(add, required=False)
     add.set_defaults(func=cli_index_add)
 
     for p in (build, add):
@@ -131,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     srv = sub.add_parser("serve", help="web page and JSON API for searching an index")
     srv.add_argument("--index", required=True, metavar="INDEX", help="the index folder to serve")
-    _add_model_args(srv, required=False)
+    add_embedder_arguments(srv, required=False)
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     srv.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
     srv.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload accepted, in MB (10)")

@@ -9,17 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from simclip.serve.commands import INDEX_KINDS
+from simclip.serve.commands import INDEX_KINDS, add_embedder_arguments
 
 # simclip.video.frames.STRATEGIES, without importing torch and PyAV to register the command
 STRATEGIES = ("uniform", "random")
 
 
 def _embedder(args: argparse.Namespace):
-    from simclip.serve.commands import embedder_from_args
+    from simclip.serve.commands import embedder_from_args, use_pretrained
     from simclip.serve.embedder import load_embedder
 
     if getattr(args, "index", None) is None:
+        use_pretrained(args)  # --model NAME --pretrained TAG: the local weights file
         return load_embedder(args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
                              device=args.device)
     return embedder_from_args(args)  # with no model flag: the model recorded in the index
@@ -51,16 +52,6 @@ def cli_video_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_args(p: argparse.ArgumentParser, required: bool) -> None:
-    group = p.add_mutually_exclusive_group(required=required)
-    group.add_argument("--checkpoint", metavar="FILE", help="CLIP weights (anything simclip.clip.load reads)")
-    group.add_argument("--run", metavar="RUN", help="a CLIP training run folder")
-    group.add_argument("--model", metavar="NAME", help="an architecture name, randomly initialised (seed 0): "
-                                                       "for smoke tests only")
-    p.add_argument("--tokenizer", default="clip", help="'clip' (default) or a trained BPE tokenizer folder")
-    p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``video`` (with ``index`` and ``search``) to a sub-command parser."""
     video = sub.add_parser("video", help="text->video search: mean-pooled CLIP frame embeddings")
@@ -69,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = actions.add_parser("index", help="embed every video under a folder into a new index")
     build.add_argument("--videos", required=True, metavar="DIR", help="folder of videos (recursive)")
     build.add_argument("--out", required=True, metavar="INDEX", help="folder to write the index to")
-    _model_args(build, required=True)
+    add_embedder_arguments(build, required=True)
     build.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
     build.add_argument("--strategy", choices=STRATEGIES, default="uniform",
                        help="uniform: the middle frame of each segment; random: a seeded draw per segment")
@@ -83,6 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--index", required=True, metavar="INDEX", help="the video index folder")
     search.add_argument("--text", required=True, help="what to search for, e.g. \"a dog catching a ball\"")
     search.add_argument("-k", type=int, default=5, help="number of videos to list")
-    _model_args(search, required=False)
+    add_embedder_arguments(search, required=False)
     search.add_argument("--json", action="store_true", help="print JSON instead of a list")
     search.set_defaults(func=cli_video_search)
