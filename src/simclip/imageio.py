@@ -13,7 +13,11 @@ builder and the web service all decode through :func:`decode_array` (``[H, W, C]
 - transparency (RGBA, LA, PA, palette or colour-key) is composited over white, since the colour
   under a transparent pixel is arbitrary (often black);
 - CMYK, YCbCr, palette and bilevel images go through PIL's conversions to RGB or L (ITU-R 601-2
-  luma); ``channels=None`` keeps grayscale files at one channel and makes every other file RGB.
+  luma); ``channels=None`` keeps grayscale files at one channel and makes every other file RGB;
+- ``min_side=S`` lets a JPEG be decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling,
+  PIL's ``draft``) when both sides stay at least ``S``: a caller that shrinks the image to ``S``
+  anyway skips most of the decoding work. The result is the smaller image, close to (not equal
+  to) a box-filtered downscale of the full decode; other formats are decoded at full size.
 
 Errors: :class:`ImageDecodeError` (a :class:`~simclip.errors.SimclipError`) names the file and the
 reason; a missing file is a ``FileNotFoundError``. torch is imported only by :func:`decode_image`.
@@ -26,7 +30,7 @@ import warnings
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -58,7 +62,8 @@ class ImageDecodeError(SimclipError, ValueError):
 
 
 def decode_array(source: Source, channels: int | None = 3, *, max_pixels: int | None = None,
-                 formats: Collection[str] = ALLOWED_FORMATS, name: str | None = None) -> np.ndarray:
+                 formats: Collection[str] = ALLOWED_FORMATS, name: str | None = None,
+                 min_side: int | None = None) -> np.ndarray:
     """Decode ``source`` (a path, or the bytes of a file) into uint8 ``[H, W, C]``.
 
     Args:
@@ -66,9 +71,32 @@ def decode_array(source: Source, channels: int | None = 3, *, max_pixels: int | 
         max_pixels: refuse images with more pixels (default :data:`DEFAULT_MAX_PIXELS`).
         formats: PIL format names that are accepted.
         name: how errors name the image (default: the path, or ``upload`` for bytes).
+        min_side: a JPEG may be decoded at a reduced size (1/2, 1/4, 1/8) that keeps both
+            ``H`` and ``W`` at least ``min_side`` (module doc); None decodes at full size.
     """
+    return decode_reduced(source, channels, max_pixels=max_pixels, formats=formats, name=name,
+                          min_side=min_side).pixels
+
+
+class Reduced(NamedTuple):
+    """An image decoded at ``1/scale`` of its size: pixel ``i`` of ``pixels`` covers pixels
+    ``scale * i .. scale * i + scale - 1`` of the full image (the last row and column partly);
+    ``full_size`` is the full image's ``(width, height)`` as displayed."""
+
+    pixels: np.ndarray
+    scale: int
+    full_size: tuple[int, int]
+
+
+def decode_reduced(source: Source, channels: int | None = 3, *, max_pixels: int | None = None,
+                   formats: Collection[str] = ALLOWED_FORMATS, name: str | None = None,
+                   min_side: int | None = None) -> Reduced:
+    """:func:`decode_array` with the scale it decoded at and the full size, which a caller that
+    resamples needs in order to place the full image's pixel grid on the reduced one."""
     if channels not in (1, 3, None):
         raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+    if min_side is not None and (isinstance(min_side, bool) or not isinstance(min_side, int) or min_side < 1):
+        raise ValueError(f"min_side must be None or a positive int, got {min_side!r}")
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     name = name or ("upload" if isinstance(source, bytes) else str(source))
     with _opened(source, name, formats, limit) as img:
@@ -76,11 +104,20 @@ def decode_array(source: Source, channels: int | None = 3, *, max_pixels: int | 
         if width * height > limit:
             raise ImageDecodeError(f"{name}: {width}x{height} pixels exceeds the limit of {limit:,} "
                                    f"pixels")
+        scale = 1
+        if min_side is not None and img.format in ("JPEG", "MPO"):
+            # a square request keeps both sides >= min_side whichever way EXIF later rotates them
+            drafted = img.draft(img.mode, (min_side, min_side))
+            if drafted is not None:  # its box is the full image in reduced pixels
+                scale = round(width / drafted[1][2])
         try:
             img.load()
         except Exception as err:  # PIL's decoders raise OSError, SyntaxError, struct.error, ...
             raise ImageDecodeError(f"{name}: not a decodable image (corrupt or truncated: {err})") from None
-        return _to_array(_upright(img), channels)
+        upright = _upright(img)
+        if upright.size != img.size and upright.size == img.size[::-1]:
+            width, height = height, width
+        return Reduced(_to_array(upright, channels), scale, (width, height))
 
 
 def decode_image(source: Source, channels: int | None = 3, **options) -> Tensor:
@@ -148,6 +185,8 @@ def _regular_file(path: Path) -> bool:
 
 def _upright(img: Image.Image) -> Image.Image:
     try:
+        if img.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+            return img  # exif_transpose would return a copy of every unrotated photo
         return ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block does not make the pixels wrong; keep them as stored
         return img
@@ -163,9 +202,11 @@ def _to_array(img: Image.Image, channels: int | None) -> np.ndarray:
         img = Image.fromarray(np.rint(np.clip(np.asarray(img), 0, 255)).astype(np.uint8))
     if img.mode in _ALPHA_MODES or "transparency" in img.info:
         img = Image.alpha_composite(Image.new("RGBA", img.size, _WHITE), img.convert("RGBA"))
-    img = img.convert("L" if channels == 1 else "RGB")
+    wanted = "L" if channels == 1 else "RGB"
+    if img.mode != wanted:
+        img = img.convert(wanted)
     return np.array(img, dtype=np.uint8).reshape(img.height, img.width, channels)  # writable
 
 
-__all__ = ["ALLOWED_FORMATS", "DEFAULT_MAX_PIXELS", "ImageDecodeError", "decode_array", "decode_image",
-           "image_size"]
+__all__ = ["ALLOWED_FORMATS", "DEFAULT_MAX_PIXELS", "ImageDecodeError", "Reduced", "decode_array",
+           "decode_image", "decode_reduced", "image_size"]

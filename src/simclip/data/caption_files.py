@@ -21,7 +21,7 @@ import torch
 
 from simclip import imageio
 from simclip.data.caption_dataset import CaptionDataset
-from simclip.data.decode import choose_size, fit_square
+from simclip.data.decode import choose_size, decode_square
 from simclip.data.spec import check_split
 from simclip.errors import SimclipError
 
@@ -61,7 +61,7 @@ def load_caption_file(path: Path, split: str = "train", image_size: int | None =
     images = []
     for image_path, (line, _) in grouped.items():
         try:
-            images.append(fit_square(imageio.decode_array(image_path, channels), size))
+            images.append(decode_square(image_path, size, channels))
         except imageio.ImageDecodeError as err:
             raise CaptionFileError(f"{path} line {line}: {err}") from None
     tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()

@@ -19,6 +19,10 @@ else the images' own size when all files (of both splits) share one square size,
 
 Undecodable files (corrupt, truncated, empty, not images, decompression bombs) are skipped,
 listed in ``bad_files`` and reported in one warning; with ``strict=True`` the first raises.
+
+Files are decoded by ``parallel_decode.decode_squares``: worker processes writing into shared
+memory for folders of a few hundred files or more, JPEGs at a reduced size when the image size is
+at most half of their shorter side.
 """
 from __future__ import annotations
 
@@ -27,12 +31,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from simclip import imageio
-from simclip.data.decode import choose_size, fit_square
+from simclip.data.decode import choose_size
 from simclip.data.image_dataset import ImageDataset
+from simclip.data.parallel_decode import decode_squares
 from simclip.data.spec import check_split
 from simclip.errors import SimclipError
 
@@ -45,8 +49,11 @@ class FolderLayoutError(SimclipError, ValueError):
 
 
 def load_folder(root: Path, split: str = "train", image_size: int | None = None,
-                channels: int = 3, strict: bool = False) -> ImageDataset:
-    """Load a split of an image folder as uint8 ``[N, channels, S, S]`` (rules in the module doc)."""
+                channels: int = 3, strict: bool = False, workers: int | None = None) -> ImageDataset:
+    """Load a split of an image folder as uint8 ``[N, channels, S, S]`` (rules in the module doc).
+
+    ``workers``: decoding processes (None: ``parallel_decode.default_workers``; 0: this one).
+    """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     listing = list_folder(root, split)
@@ -55,14 +62,15 @@ def load_folder(root: Path, split: str = "train", image_size: int | None = None,
     size = choose_size([imageio.image_size(f) for f in listing.every_file], image_size, DEFAULT_SIZE)
     if strict and outside:
         raise FolderLayoutError(f"{outside[0]}: lies outside the class folders, so it has no label")
-    images, kept, bad = _decode_all(files, size, channels, strict)
-    bad = [(str(f), f"{f}: outside the class folders, so it has no label") for f in outside] + bad
+    decoded = decode_squares(files, size, channels, workers=workers, strict=strict)
+    kept = decoded.kept
+    bad = [(str(f), f"{f}: outside the class folders, so it has no label") for f in outside] + decoded.bad
     if bad:
         _warn_bad(root, bad, len(files) + len(outside))
-    if not images:
+    if not kept:
         raise FolderLayoutError(f"{split_dirs[split]} holds no decodable images "
                                 f"({len(bad)} bad files)")
-    tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    tensor = torch.from_numpy(decoded.images).permute(0, 3, 1, 2).contiguous()
     label_tensor = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes else None
     return ImageDataset(images=tensor, labels=label_tensor, classes=classes, name=f"folder:{root}",
                         split=split, bad_files=[path for path, _ in bad])
@@ -139,20 +147,6 @@ def _list_files(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]
             files += found
             labels += [index] * len(found)
     return files, labels, top_files
-
-
-def _decode_all(files: list[Path], size: int, channels: int,
-                strict: bool) -> tuple[list[np.ndarray], list[int], list[tuple[str, str]]]:
-    images, kept, bad = [], [], []
-    for i, path in enumerate(files):
-        try:
-            images.append(fit_square(imageio.decode_array(path, channels), size))
-            kept.append(i)
-        except imageio.ImageDecodeError as err:
-            if strict:
-                raise
-            bad.append((str(path), str(err)))
-    return images, kept, bad
 
 
 def _warn_bad(root: Path, bad: list[tuple[str, str]], total: int) -> None:

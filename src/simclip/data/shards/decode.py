@@ -7,7 +7,7 @@ import numpy as np
 
 from simclip import imageio
 from simclip.data.class_captions import class_captions, digit_captions
-from simclip.data.decode import fit_square
+from simclip.data.decode import decode_square
 from simclip.data.shards.tar_samples import CAPTION_FIELD, IMAGE_FIELDS, LABEL_FIELD, RawSample
 from simclip.errors import SimclipError
 
@@ -25,7 +25,7 @@ class SampleFormat:
         classes: class names; labels index them.
         channels: 1 or 3; images are converted to L or RGB.
         image_size: square side; images of another size are resized (shorter side) and
-            centre-cropped, as image files are (``decode.fit_square``).
+            centre-cropped, as image files are (``decode.decode_square``).
         labelled: every sample must carry a ``.cls`` label.
         captioned: samples carry ``.txt`` captions, one per line.
         digit_templates: when captions come from labels, phrase them as digits.
@@ -79,7 +79,6 @@ class SampleFormat:
         if field is None:
             raise BadSample(f"no image (none of the fields {', '.join(IMAGE_FIELDS)})")
         try:
-            array = imageio.decode_array(sample.fields[field], self.channels, name=f".{field}")
+            return decode_square(sample.fields[field], self.image_size, self.channels, name=f".{field}")
         except imageio.ImageDecodeError as err:
             raise BadSample(str(err)) from None
-        return fit_square(array, self.image_size)

@@ -2,7 +2,7 @@
 
 A sample to write is an :class:`Item`: its image as a file to decode or as pixels, its label and
 captions. :func:`encode_items` (run in worker processes or threads by the writer) decodes a file,
-fits it to the square size (``decode.fit_square``) and encodes it as PNG (lossless) or JPEG, and
+fits it to the square size (``decode.decode_square``) and encodes it as PNG (lossless) or JPEG, and
 adds each image of the first ``STATS_IMAGES`` to per-channel pixel sums.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from simclip import imageio
-from simclip.data.decode import fit_square
+from simclip.data.decode import decode_square
 
 FORMATS = {"png": "png", "jpeg": "jpg"}  # --format -> the tar field name
 STATS_IMAGES = 10_000  # index statistics come from the first images, as the in-memory recipes take
@@ -156,5 +156,4 @@ def _pil(image: np.ndarray) -> Image.Image:
 def _pixels(item: Item, options: EncodeOptions) -> np.ndarray:
     if isinstance(item.image, np.ndarray):
         return item.image
-    array = imageio.decode_array(Path(item.image), options.channels)
-    return fit_square(array, options.image_size)
+    return decode_square(Path(item.image), options.image_size, options.channels)
