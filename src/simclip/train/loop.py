@@ -25,11 +25,12 @@ from typing import Any, TypeVar, cast
 import torch
 from torch import nn
 
-from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches, steps_per_epoch
+from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches
 from simclip.train import distributed as dist_, rng
 from simclip.train.allocator import keep_freed_memory
+from simclip.train.bad_data import bad_samples, check_before_work, judge_streamed_bad
 from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
-from simclip.train.config import ConfigError, TrainConfig
+from simclip.train.config import TrainConfig
 from simclip.train.curves import plot_training_curves
 from simclip.train.errors import TrainingError
 from simclip.train.logger import RunLogger, read_metrics
@@ -40,11 +41,6 @@ from simclip.train.run_dir import claim_for_new_run, write_config
 from simclip.train.schedule import warmup_cosine
 from simclip.train.step import Objective, forward_backward
 
-
-# Share of unusable samples (undecodable files, bad shard samples) a run skips before it stops;
-# a TrainConfig field ``max_bad_fraction``, where the config has one, overrides it.
-MAX_BAD_FRACTION = 0.05
-_MIN_JUDGED = 1000  # samples a streamed run draws before its share of bad ones is judged
 TrainData = ImageDataset | CaptionDataset | ShardedDataset
 
 
@@ -93,7 +89,7 @@ def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], datas
         keep_freed_memory()
     info = dist_.setup(cfg.device)
     resume = resume or resumes_after_restart(cfg, info)
-    spe = _check_before_work(cfg, dataset, info)
+    spe = check_before_work(cfg, dataset, info)
     run = _prepare(cfg, model, objective, info, resume)
     state = _start_state(run, resume)
     start_together(run.run_dir, state.step, info, resume)
@@ -144,43 +140,7 @@ def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], datas
     # the trackers get the curves and these final metrics
     return logger.finish({**final, "steps": state.step, "epochs": state.epoch, "train_seconds": state.elapsed,
                           "images_per_s": _throughput(cfg, state, info), "skipped_steps": state.skipped_steps,
-                          "bad_samples": _bad_samples(dataset), "interrupted": state.interrupted}, state.step)
-
-
-def _check_before_work(cfg: TrainConfig, dataset: TrainData, info: dist_.DistInfo) -> int:
-    """Errors that need no run folder: the device, a dataset smaller than one batch, too many
-    unusable files in an in-memory dataset. Returns the steps per epoch."""
-    try:
-        device = torch.device(cfg.device)
-    except RuntimeError as err:
-        raise ConfigError(f"device {cfg.device!r} is not a device name ({err})") from None
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"device {cfg.device!r} is not available: this machine has "
-                          f"{torch.cuda.device_count()} CUDA device(s)")
-    spe = steps_per_epoch(len(dataset), cfg.batch_size, drop_last=True, world_size=info.world_size)
-    if spe < 1:
-        raise TrainingError(f"dataset {cfg.data!r} has {len(dataset)} samples, fewer than one batch "
-                            f"of {cfg.batch_size} x {info.world_size} process(es)")
-    bad_files = getattr(dataset, "bad_files", None) or []
-    total = len(bad_files) + len(dataset)
-    if len(bad_files) > _bad_limit(cfg) * total:
-        raise TrainingError(_too_many_bad(cfg, len(bad_files), total, bad_files))
-    return spe
-
-
-def _bad_samples(dataset: TrainData) -> int:
-    """Unusable samples the dataset skipped: files of an image folder, samples of shards."""
-    return len(getattr(dataset, "bad_files", None) or []) + getattr(dataset, "bad_samples", 0)
-
-
-def _bad_limit(cfg: TrainConfig) -> float:
-    return getattr(cfg, "max_bad_fraction", MAX_BAD_FRACTION)
-
-
-def _too_many_bad(cfg: TrainConfig, bad: int, total: int, examples: list[str]) -> str:
-    return (f"{cfg.data}: {bad} of {total} samples are unusable ({100 * bad / max(total, 1):.1f}%, "
-            f"more than max_bad_fraction={_bad_limit(cfg)}); first: {'; '.join(examples[:3])} — "
-            "repair or remove them")
+                          "bad_samples": bad_samples(dataset), "interrupted": state.interrupted}, state.step)
 
 
 def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective[Any, Any], info: dist_.DistInfo,
@@ -311,19 +271,7 @@ def _save(run: _Run, state: LoopState) -> None:
             raise TrainingError(f"cannot write a checkpoint in {run.run_dir / 'checkpoints'} ({free:.1f} MB "
                                 f"free there): {err}; the previous checkpoint is intact") from None
     dist_.barrier(run.dist)
-    _judge_streamed_bad(run, state)
-
-
-def _judge_streamed_bad(run: _Run, state: LoopState) -> None:
-    """A streamed dataset counts its bad samples as batches are drawn: judge their share of what
-    this process drew, on every rank together, once the count means something."""
-    bad = getattr(run.dataset, "bad_samples", 0)
-    drawn = bad + (state.step - run.first_step) * run.cfg.batch_size
-    over = drawn >= min(_MIN_JUDGED, len(run.dataset)) and bad > _bad_limit(run.cfg) * drawn
-    if dist_.any_rank(over, run.dist, run.device):
-        examples = list(getattr(run.dataset, "bad_messages", []))
-        raise TrainingError(f"{_too_many_bad(run.cfg, bad, drawn, examples)}; stopped at step "
-                            f"{state.step} with a checkpoint saved")
+    judge_streamed_bad(run.cfg, run.dataset, state.step - run.first_step, state.step, run.dist, run.device)
 
 
 def _start_state(run: _Run, resume: bool) -> LoopState:
