@@ -47,11 +47,10 @@ def test_serve_flags_parse_and_call_serve(tmp_path, monkeypatch):
     assert calls == [ServiceConfig(index=str(out), port=8123, max_upload_bytes=2 * 1024 * 1024,
                                    max_concurrency=3, request_timeout_s=4.0)]
     assert run(["serve", "--index", str(out), "--workers", "3", "--backend", "onnx", "--threads", "1",
-                "--batch-window-ms", "0", "--max-batch", "8"]) == 0
+                "--max-batch", "1"]) == 0
     config = calls[-1]
-    assert (config.workers, config.backend, config.threads, config.batch_window_ms, config.max_batch) == (
-        3, "onnx", 1, 0.0, 8)
-    assert config.concurrency == 4  # no batching: the former default
+    assert (config.workers, config.backend, config.threads, config.max_batch) == (3, "onnx", 1, 1)
+    assert not config.batching and config.concurrency == 4  # no batching: the former default
 
 
 def test_build_needs_a_model_source(tmp_path):

@@ -1,3 +1,4 @@
+import io
 import os
 import struct
 import zlib
@@ -8,7 +9,9 @@ from PIL import Image
 
 from simclip.serve.images import (ImageDecodeError, decode_image_bytes, find_images, open_image_file,
                                   resolve_image_files)
-from tests.serve.conftest import draw_shape, png_bytes
+from simclip.serve.app import upload_decode_side
+from simclip.serve.batcher import BatchingEmbedder
+from tests.serve.conftest import FakeEmbedder, draw_shape, png_bytes
 
 
 def _png_claiming_size(width: int, height: int) -> bytes:
@@ -92,3 +95,32 @@ def test_open_image_file_names_the_file(tmp_path):
     good = tmp_path / "good.png"
     Image.new("L", (5, 4)).save(good)
     assert open_image_file(good).mode == "RGB"
+
+
+def _photo_jpeg(width: int = 640, height: int = 480) -> bytes:
+    """A photo-like JPEG: smooth colour fields, a few discs, sensor-like noise."""
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (height // 16, width // 16, 3), dtype=np.uint8))
+    pixels = np.asarray(image.resize((width, height), Image.BICUBIC), np.float64)
+    pixels += rng.normal(0, 8, pixels.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_large_jpeg_uploads_are_decoded_at_a_reduced_size_close_to_the_full_decode(clip_embedder):
+    """The service decodes uploads at twice the model's input side (32 for the tiny CLIP): a 640x480
+    JPEG at 1/4 (libjpeg's DCT scaling), and its embedding stays within cosine 0.999 of the full decode."""
+    data = _photo_jpeg()
+    side = upload_decode_side(clip_embedder)
+    assert side == 2 * clip_embedder.preprocess.cfg.image_size == 64
+    batching = BatchingEmbedder(clip_embedder, max_batch=2)
+    assert upload_decode_side(batching) == side
+    batching.close()
+    assert upload_decode_side(FakeEmbedder()) is None  # no input side known: full size
+    reduced, full = decode_image_bytes(data, min_side=side), decode_image_bytes(data)
+    assert (reduced.size, full.size) == ((160, 120), (640, 480))
+    cosine = float((clip_embedder.embed_images([reduced]) * clip_embedder.embed_images([full])).sum())
+    assert cosine > 0.999
+    png = png_bytes(draw_shape("circle", (1, 2, 3), 9, image_size=200))
+    assert decode_image_bytes(png, min_side=side).size == (200, 200)  # only JPEG has a reduced decode

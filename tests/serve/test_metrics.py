@@ -27,7 +27,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 @pytest.fixture()
 def batching(clip_embedder):
-    batcher = BatchingEmbedder(clip_embedder, window_s=0.002, max_batch=16)
+    batcher = BatchingEmbedder(clip_embedder, max_batch=16)
     yield batcher
     batcher.close()
 

@@ -44,7 +44,7 @@ def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "simclip.cli", "serve", "--index", str(built_index),
-                             "--port", str(port), "--workers", "2", "--threads", "1", "--batch-window-ms", "2"],
+                             "--port", str(port), "--workers", "2", "--threads", "1", "--max-batch", "16"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -78,7 +78,7 @@ def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
 
 @pytest.mark.parametrize("field, value, flag", [
     ("backend", "tensorrt", "--backend"), ("workers", 0, "--workers"), ("threads", 0, "--threads"),
-    ("batch_window_ms", -1.0, "--batch-window-ms"), ("max_batch", 0, "--max-batch"),
+    ("max_batch", 0, "--max-batch"),
     ("max_concurrency", 0, "--max-concurrency")])
 def test_config_checks_name_the_flag(field, value, flag):
     with pytest.raises(UsageError, match=flag):
@@ -87,6 +87,6 @@ def test_config_checks_name_the_flag(field, value, flag):
 
 def test_concurrency_follows_batching():
     assert ServiceConfig(index="i").concurrency == 64
-    assert ServiceConfig(index="i", batch_window_ms=0).concurrency == 4
+    assert ServiceConfig(index="i", max_batch=1).concurrency == 4
     assert ServiceConfig(index="i", max_batch=8, max_concurrency=3).concurrency == 3
     assert ServiceConfig(index="i", workers=2, threads=None).threads_per_worker >= 1

@@ -24,6 +24,7 @@ import numpy as np
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simclip.serve.batcher import BatchingEmbedder
@@ -131,10 +132,22 @@ def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
 
 
+def upload_decode_side(embedder: Embedder) -> int | None:
+    """The smallest side an upload needs to be decoded at: twice the model's input side, as Pillow's
+    ``thumbnail`` keeps twice its target (``reducing_gap``) so that the final antialiased resize still
+    has pixels to average; None (full size) when the embedder does not say its input side."""
+    side = getattr(embedder, "image_size", None)
+    return 2 * side if isinstance(side, int) else None
+
+
 def api_routes(index: ImageIndex, embedder: Embedder, gate: ModelGate, max_upload_bytes: int,
                max_pixels: int) -> APIRouter:
     """The ``/api`` routes over one loaded index and model."""
     router = APIRouter(prefix="/api", responses=ERRORS)
+    min_side = upload_decode_side(embedder)
+
+    def decode(data: bytes) -> Image.Image:
+        return decode_image_bytes(data, max_pixels, min_side)
 
     @router.get("/search", response_model=SearchResponse, summary="text -> images")
     async def search_text(q: QueryText, k: KParam = 12) -> SearchResponse:
@@ -147,7 +160,7 @@ def api_routes(index: ImageIndex, embedder: Embedder, gate: ModelGate, max_uploa
         start = time.perf_counter()
         data = await read_upload(file, max_upload_bytes)
         scores, ids = await gate.run(
-            lambda: index.search(embedder.embed_images([decode_image_bytes(data, max_pixels)]), k))
+            lambda: index.search(embedder.embed_images([decode(data)]), k))
         return SearchResponse(query=file.filename or "upload", k=k, results=_hits(scores[0], ids[0]),
                               took_ms=_ms_since(start))
 
@@ -157,7 +170,7 @@ def api_routes(index: ImageIndex, embedder: Embedder, gate: ModelGate, max_uploa
         names = parse_labels(labels)
         data = await read_upload(file, max_upload_bytes)
         results = await gate.run(lambda: zero_shot(
-            embedder, embedder.embed_images([decode_image_bytes(data, max_pixels)])[0], names))
+            embedder, embedder.embed_images([decode(data)])[0], names))
         return ClassifyResponse(results=results, logit_scale=embedder.logit_scale, took_ms=_ms_since(start))
 
     @router.get("/info", response_model=InfoResponse, summary="index, model and limits")

@@ -95,7 +95,7 @@ def cli_serve(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"index folder {args.index!r} does not exist")
     run_service(ServiceConfig(
         index=args.index, checkpoint=args.checkpoint, run=args.run, model=args.model, tokenizer=args.tokenizer,
-        device=args.device, backend=args.backend, threads=args.threads, batch_window_ms=args.batch_window_ms,
+        device=args.device, backend=args.backend, threads=args.threads,
         max_batch=args.max_batch, workers=args.workers, host=args.host, port=args.port,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_concurrency=args.max_concurrency,
         request_timeout_s=args.timeout))
@@ -145,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="run the towers in PyTorch or ONNX Runtime (exported and checked at start)")
     srv.add_argument("--threads", type=int, default=None,
                      help="intra-op threads per worker (default: CPU cores / workers)")
-    srv.add_argument("--batch-window-ms", type=float, default=5.0,
-                     help="collect concurrent requests this long into one forward pass; 0 = no batching (5)")
-    srv.add_argument("--max-batch", type=int, default=64, help="most items in one batched forward pass (64)")
+    srv.add_argument("--max-batch", type=int, default=64,
+                     help="requests that arrive while a tower is busy run together in its next forward pass, "
+                          "up to this many items; 1 = no batching (64)")
     srv.set_defaults(func=cli_serve)

@@ -31,6 +31,8 @@ class Embedder(Protocol):
 
     ``identity``: ``{"model": str, "checkpoint": str | None, "sha256": str, "embed_dim": int}``.
     ``logit_scale``: the inverse temperature ``exp(t)`` that turns cosine similarities into logits.
+    An embedder may also have ``image_size``: the side ``S`` its preprocessing shrinks images to (the
+    service then decodes large JPEG uploads at a reduced size, see :func:`input_side`).
     """
 
     identity: dict[str, Any]
@@ -50,6 +52,13 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+def input_side(preprocess: object) -> int | None:
+    """The side ``S`` that ``preprocess`` resizes images to, when it says so (simclip's
+    :class:`~simclip.clip.preprocess.ImagePreprocess` does through its config); else None."""
+    size = getattr(getattr(preprocess, "cfg", None), "image_size", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -93,6 +102,7 @@ class ClipEmbedder:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.preprocess = preprocess
+        self.image_size = input_side(preprocess)
         self.tokenizer = tokenizer
         self.identity = dict(identity)
         self.batch_size = batch_size

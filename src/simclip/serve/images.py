@@ -86,9 +86,12 @@ def resolve_image_files(root: str | Path, items: Iterable[str | Path]) -> list[s
     return sorted(dict.fromkeys(ids))
 
 
-def decode_image_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode untrusted ``data`` to an RGB image, or raise :class:`ImageDecodeError` saying why."""
-    return Image.fromarray(decode_array(data, 3, max_pixels=max_pixels, name="upload"))
+def decode_image_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = None) -> Image.Image:
+    """Decode untrusted ``data`` to an RGB image, or raise :class:`ImageDecodeError` saying why.
+
+    ``min_side``: a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size as long as both sides stay at
+    least this long (see :func:`simclip.imageio.decode_array`); None decodes at full size."""
+    return Image.fromarray(decode_array(data, 3, max_pixels=max_pixels, name="upload", min_side=min_side))
 
 
 def open_image_file(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

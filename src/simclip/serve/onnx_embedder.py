@@ -19,7 +19,7 @@ from PIL import Image
 
 from simclip.errors import UsageError
 from simclip.export.onnx import export_onnx, onnx_session
-from simclip.serve.embedder import ClipEmbedder, unit_rows
+from simclip.serve.embedder import ClipEmbedder, input_side, unit_rows
 
 FILES = ("image.onnx", "text.onnx")
 
@@ -39,6 +39,7 @@ class OnnxEmbedder:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.sessions = {"image": image_session, "text": text_session}
         self.preprocess, self.tokenizer = preprocess, tokenizer
+        self.image_size = input_side(preprocess)
         self.identity = dict(identity)
         self.logit_scale = float(logit_scale)
         self.batch_size = batch_size

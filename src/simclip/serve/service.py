@@ -33,10 +33,12 @@ BACKENDS = ("torch", "onnx")
 class ServiceConfig:
     """Everything a worker needs to build the same service as its siblings.
 
-    Model source: exactly one of ``checkpoint``, ``run``, ``model``. ``batch_window_ms`` 0 turns request
-    batching off. ``threads``: intra-op threads of each worker's model (``None``: the CPU count divided
-    by ``workers``). ``max_concurrency`` ``None``: 4 requests in the model at once, or ``max_batch``
-    with batching (a batch can only fill from requests that are let in together).
+    Model source: exactly one of ``checkpoint``, ``run``, ``model``. ``max_batch``: most items in one
+    batched forward pass (see :mod:`simclip.serve.batcher`); 1 turns request batching off, and then up
+    to ``max_concurrency`` requests run the model side by side. ``threads``: intra-op threads of each
+    worker's model, PyTorch's and ONNX Runtime's (``None``: the CPU count divided by ``workers``, so
+    the workers together use each core once). ``max_concurrency`` ``None``: 4 requests in the model at
+    once, or ``max_batch`` with batching (a batch can only fill from requests that are let in together).
     """
 
     index: str
@@ -47,7 +49,6 @@ class ServiceConfig:
     device: str = "cpu"
     backend: str = "torch"
     threads: int | None = None
-    batch_window_ms: float = 5.0
     max_batch: int = 64
     workers: int = 1
     host: str = "127.0.0.1"
@@ -66,8 +67,6 @@ class ServiceConfig:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"--threads must be >= 1, got {self.threads}")
-        if self.batch_window_ms < 0 or self.batch_window_ms > 1000:
-            raise UsageError(f"--batch-window-ms must be in [0, 1000], got {self.batch_window_ms}")
         if self.max_batch < 1:
             raise UsageError(f"--max-batch must be >= 1, got {self.max_batch}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
@@ -79,7 +78,11 @@ class ServiceConfig:
     def concurrency(self) -> int:
         if self.max_concurrency is not None:
             return self.max_concurrency
-        return self.max_batch if self.batch_window_ms > 0 else 4
+        return self.max_batch if self.batching else 4
+
+    @property
+    def batching(self) -> bool:
+        return self.max_batch > 1
 
     @property
     def threads_per_worker(self) -> int:
@@ -108,11 +111,14 @@ def _clip_embedder(config: ServiceConfig) -> ClipEmbedder:
 
 def make_embedder(config: ServiceConfig, clip: ClipEmbedder | None = None) -> Embedder:
     """The embedder ``config`` asks for: PyTorch or ONNX Runtime, wrapped for request batching when
-    ``batch_window_ms > 0``. ``clip``: the already loaded :class:`ClipEmbedder` of the same model."""
+    ``max_batch > 1``. ``clip``: the already loaded :class:`ClipEmbedder` of the same model."""
     import torch
 
     from simclip.serve.batcher import BatchingEmbedder
 
+    # Each worker gets its share of the cores and no more: on a machine with as many workers as cores,
+    # one thread each; more threads per process would only contend (PyTorch's and ONNX Runtime's pools
+    # spin while they wait for work).
     torch.set_num_threads(config.threads_per_worker)
     clip = clip if clip is not None else _clip_embedder(config)
     embedder: Embedder = clip
@@ -122,8 +128,8 @@ def make_embedder(config: ServiceConfig, clip: ClipEmbedder | None = None) -> Em
         if config.onnx_dir is None:
             raise UsageError("backend 'onnx' needs the exported graphs (run_service writes them)")
         embedder = onnx_embedder(clip, config.onnx_dir, threads=config.threads_per_worker)
-    if config.batch_window_ms > 0:
-        embedder = BatchingEmbedder(embedder, config.batch_window_ms / 1000, config.max_batch)
+    if config.batching:
+        embedder = BatchingEmbedder(embedder, config.max_batch)
     return embedder
 
 
