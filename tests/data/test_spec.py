@@ -8,7 +8,7 @@ from simclip.data.spec import parse_spec
 def test_forms_list_every_kind():
     forms = list_dataset_forms()
     assert forms == ["digits", "shapes", "mnist:PATH", "cifar10:PATH", "cifar100:PATH",
-                     "folder:PATH", "captions:FILE", "pairs:FILE", "wds:SHARDS"]
+                     "folder:PATH", "captions:FILE", "pairs:FILE", "videos:DIR", "wds:SHARDS"]
     described = list_dataset_forms(describe=True)
     assert len(described) == len(forms)
     assert all(line.startswith(form) and "options:" in line for line, form in zip(described, forms))

@@ -18,7 +18,7 @@ N = 30
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    table = make_world(tmp_path_factory.mktemp("world"), N, seed=3)
+    table = make_world(tmp_path_factory.mktemp("world"), N, seed=3, videos=0)  # clips: tests/data/videos
     with open(table, newline="") as f:
         return table.parent, list(csv.DictReader(f))
 
@@ -75,14 +75,14 @@ def _digest(folder):
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    a, b, c = (make_world(tmp_path / name, 12, seed=s).parent for name, s in (("a", 5), ("b", 5), ("c", 6)))
+    a, b, c = (make_world(tmp_path / name, 12, seed=s, videos=10).parent for name, s in (("a", 5), ("b", 5), ("c", 6)))
     assert _digest(a) == _digest(b) != _digest(c)
 
 
 def test_refuses_to_overwrite_and_bad_counts(tmp_path):
-    make_world(tmp_path, 10)
+    make_world(tmp_path, 10, videos=0)
     with pytest.raises(UsageError, match="already exists"):
-        make_world(tmp_path, 10)
-    make_world(tmp_path, 10, overwrite=True)
+        make_world(tmp_path, 10, videos=0)
+    make_world(tmp_path, 10, overwrite=True, videos=0)
     with pytest.raises(UsageError, match="--objects"):
         make_world(tmp_path / "x", 3)

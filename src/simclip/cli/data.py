@@ -32,9 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_shard)
     w = sp.add_parser("make-world", help="write the built-in multimodal world: image, depth, sound, "
                                          "point cloud and caption files per object, and pairs.csv",
-                      description="Train on it with simclip pair train --data pairs:DIR/pairs.csv.")
+                      description="Train on it with simclip pair train --data pairs:DIR/pairs.csv; on its "
+                                  "video clips with simclip simclr train --data videos:DIR/videos "
+                                  "--positives frames:4, or simclip pair train --data videos:DIR/videos "
+                                  "--pair frame,audio.")
     w.add_argument("--out", required=True, help="output folder")
     w.add_argument("--objects", type=int, default=2000, help="number of objects (2000; 20%% held out)")
+    w.add_argument("--videos", type=int, default=200,
+                   help="MP4 clips of moving objects with their sound, under DIR/videos (200; 0 for none)")
     w.add_argument("--seed", type=int, default=0, help="seed of the objects and their files (0)")
     w.add_argument("--overwrite", action="store_true", help="replace a world already in --out")
     w.set_defaults(func=_make_world)
@@ -57,6 +62,7 @@ def _shard(args: argparse.Namespace) -> int:
 def _make_world(args: argparse.Namespace) -> int:
     from simclip.data.world import make_world
 
-    table = make_world(args.out, args.objects, args.seed, overwrite=args.overwrite)
-    print(f"wrote {args.objects} objects to {args.out}; train with --data pairs:{table}")
+    table = make_world(args.out, args.objects, args.seed, overwrite=args.overwrite, videos=args.videos)
+    clips = f" and {args.videos} clips (--data videos:{table.parent / 'videos'})" if args.videos else ""
+    print(f"wrote {args.objects} objects{clips} to {args.out}; train with --data pairs:{table}")
     return 0

@@ -22,10 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                   "clip. Example: simclip data make-world --out world && simclip pair train "
                                   "--data pairs:world/pairs.csv --modalities image,audio,depth --anchor image "
                                   "--time-budget 120 --out runs/p")
-    t.add_argument("--data", default=None, help="pairs:FILE.csv|jsonl (see 'simclip data make-world')")
-    t.add_argument("--modalities", default="image,audio",
-                   help=f"comma-separated columns to train together, two or more of {', '.join(MODALITIES)} "
-                        "(image,audio)")
+    t.add_argument("--data", default=None, help="pairs:FILE.csv|jsonl, or videos:DIR for --pair frame,audio "
+                                                "(see 'simclip data make-world')")
+    which = t.add_mutually_exclusive_group()
+    which.add_argument("--modalities", default=None,
+                       help=f"comma-separated columns to train together, two or more of {', '.join(MODALITIES)} "
+                            "(image,audio)")
+    which.add_argument("--pair", default=None, metavar="frame,audio",
+                       help="audio-visual correspondence on videos:DIR: a frame (image tower) and the audio "
+                            "around it (log-mel audio tower), from the same video")
     t.add_argument("--anchor", default=None, help="modality every other one is contrasted with (default: the first)")
     t.add_argument("--out", default="runs/pair", help="run folder (runs/pair)")
     t.add_argument("--resume", metavar="RUN", default=None, help="continue RUN from its newest checkpoint")
@@ -62,6 +67,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_eval)
 
 
+def _modalities(args: argparse.Namespace) -> list[str]:
+    if args.pair is None:
+        return _split(args.modalities or "image,audio")
+    pair = _split(args.pair)
+    if sorted(pair) != ["audio", "frame"]:
+        raise UsageError(f"--pair takes frame,audio (a video's frame and the sound around it), got {args.pair!r}")
+    if not str(args.data).startswith("videos:"):
+        raise UsageError(f"--pair frame,audio reads a video folder: --data videos:DIR, got --data {args.data}")
+    return ["image" if m == "frame" else m for m in pair]
+
+
 def _split(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
@@ -80,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         if not args.data:
             raise UsageError("--data pairs:FILE.csv is required for a new run")
-        modalities = _split(args.modalities)
+        modalities = _modalities(args)
         cfg = pair_config(data=args.data, out=args.out, overwrite=args.overwrite, strict=args.strict,
                           progress=not args.no_progress,
                           objective={"modalities": modalities, "anchor": args.anchor})
@@ -116,8 +132,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from simclip.data.paired import load_paired_dataset
     from simclip.pairs import PROTOCOLS, evaluate_pairs, load_pair_run
+    from simclip.pairs.run import load_pairs
 
     protocols = _split(args.protocol)
     bad = [p for p in protocols if p not in PROTOCOLS]
@@ -126,8 +142,8 @@ def _eval(args: argparse.Namespace) -> int:
     model, cfg = load_pair_run(args.run, args.device)
     spec = args.data or cfg.data
     needs_train = any(p in ("linear", "knn") for p in protocols)
-    train = load_paired_dataset(spec, "train", model.modalities, strict=cfg.strict) if needs_train else None
-    test = load_paired_dataset(spec, "test", model.modalities, strict=cfg.strict)
+    train = load_pairs(spec, "train", model.modalities, strict=cfg.strict) if needs_train else None
+    test = load_pairs(spec, "test", model.modalities, strict=cfg.strict)
     labels = _split(args.labels) if args.labels else None
     result = evaluate_pairs(model, train, test, protocols, labels=labels, device=args.device)
     if args.json:

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--view-size", type=int, default=None, metavar="PIXELS",
                    help="side of the augmented views (auto: 0.64 x the image side for small images); "
                         "the encoder is still evaluated on whole images")
+    t.add_argument("--positives", default=None, metavar="frames:K",
+                   help="with --data videos:DIR, take the two views of a clip from frames at most K apart "
+                        "(temporal positives; default: both from one frame)")
     t.set_defaults(func=_train)
 
 
@@ -48,7 +51,8 @@ def _train(args: argparse.Namespace) -> int:
             "model.proj_dim": args.proj_dim,
             "model.proj_hidden_dim": args.proj_hidden_dim, "model.proj_layers": args.proj_layers,
             "objective.temperature": args.temperature, "objective.n_views": args.views,
-            "objective.policy": args.policy, "objective.view_size": args.view_size})
+            "objective.policy": args.policy, "objective.view_size": args.view_size,
+            "objective.positives": args.positives})
     result = run_simclr(cfg, resume=bool(args.resume), dataset=dataset)
     print_result(result, cfg.out, args.json)
     return 130 if result.get("interrupted") else 0

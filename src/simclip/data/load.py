@@ -12,6 +12,7 @@ from simclip.data.mnist import load_mnist
 from simclip.data.shapes import LABELINGS, load_shapes
 from simclip.data.spec import DatasetSpec, check_split, parse_spec, spec_error
 from simclip.data.shards.webdataset import ShardedDataset, load_sharded
+from simclip.data.videos.load import load_videos
 
 
 def load_dataset(spec: str, split: str = "train", image_size: int | None = None, *,
@@ -20,9 +21,9 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
 
     Args:
         spec: ``digits``, ``shapes``, ``mnist:PATH``, ``cifar10:PATH``, ``cifar100:PATH``,
-            ``folder:PATH``, ``captions:FILE`` (captions dropped, unlabelled) or ``wds:SHARDS``
-            (streamed, not loaded), each optionally followed by ``?key=value`` options
-            (``list_dataset_forms(describe=True)``).
+            ``folder:PATH``, ``captions:FILE`` (captions dropped, unlabelled), ``videos:DIR``
+            (clips, a ``VideoDataset``) or ``wds:SHARDS`` (streamed, not loaded), each optionally
+            followed by ``?key=value`` options (``list_dataset_forms(describe=True)``).
         split: ``"train"`` or ``"test"``.
         image_size: square side to resize to; None keeps each format's native size (digits 28,
             MNIST 28, CIFAR 32, shapes 32, image files: see ``folder.py``).
@@ -31,7 +32,8 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
 
     Returns:
         An ``ImageDataset`` with images uint8 ``[N, C, S, S]``; for ``wds:`` a
-        ``ShardedDataset`` that ``batches`` streams.
+        ``ShardedDataset`` that ``batches`` streams; for ``videos:`` a ``VideoDataset`` (an
+        ``ImageDataset`` of the clips' middle frames that also holds the clips).
 
     Raises:
         DatasetSpecError: unknown kind, malformed options or a PATH that does not exist.
@@ -55,6 +57,8 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
         return load_caption_file(parsed.file_path, split, size, channels_option(parsed)).as_image_dataset()
     if parsed.kind == "wds":
         return load_sharded(parsed, split, size, strict=strict)
+    if parsed.kind == "videos":
+        return load_videos(parsed, split, size, strict=strict)
     if parsed.kind == "pairs":  # several modalities: simclip.data.paired reads them
         raise spec_error(spec, "a pairs: table holds several modalities; train on it with "
                                "'simclip pair train' (simclip.data.paired.load_paired_dataset)")

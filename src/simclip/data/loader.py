@@ -25,6 +25,7 @@ from simclip.data.paired.dataset import PairedDataset
 from simclip.data.shards.stream import stream_batches
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.steps import steps_per_epoch
+from simclip.data.videos.dataset import VideoDataset
 
 # Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
 _ORDER_STREAM, _CAPTION_STREAM = 0, 1
@@ -63,7 +64,8 @@ def _slices(order: Tensor, global_batch: int, start: int, steps: int, rank: int,
         yield chunk[rank * per_rank:(rank + 1) * per_rank]
 
 
-def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedDataset, batch_size: int, *,
+def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedDataset | VideoDataset,
+            batch_size: int, *,
             shuffle: bool = True, seed: int = 0, epoch: int = 0, start: int = 0,
             drop_last: bool = True, rank: int = 0, world_size: int = 1,
             ) -> Iterator[tuple]:
@@ -74,6 +76,7 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
     one caption per image drawn at random, again a pure function of ``(seed, epoch)``.
     For a ``ShardedDataset``: the same, streamed from its shards (see ``shards/stream.py``).
     For a ``PairedDataset``: one entry per modality, in its order (``PairedDataset.take``).
+    For a ``VideoDataset``: ``(clips uint8 [B, T, 3, S, S], frame numbers int64 [B, T], labels [B] or None)``.
     """
     if isinstance(dataset, ShardedDataset):
         return stream_batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
@@ -85,6 +88,10 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
                             start=start, drop_last=drop_last, rank=rank, world_size=world_size)
     if isinstance(dataset, PairedDataset):
         return (dataset.take(idx) for idx in indices)
+    if isinstance(dataset, VideoDataset):  # before ImageDataset, which it is too
+        clip_labels = dataset.labels
+        return ((dataset.clips[idx], dataset.index[idx], None if clip_labels is None else clip_labels[idx])
+                for idx in indices)
     if isinstance(dataset, CaptionDataset):
         choice = caption_choices([len(c) for c in dataset.captions], seed, epoch)
         return ((dataset.images[idx], [dataset.captions[i][choice[i]] for i in idx.tolist()])

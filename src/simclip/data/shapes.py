@@ -55,9 +55,9 @@ CAPTION_TEMPLATES = (
 _AN_BEFORE_VOWEL = re.compile(r"\ba (?=[aeiou])")  # "an orange triangle", not "a orange triangle"
 _CENTER = {"left": (0.28, 0.5), "right": (0.72, 0.5), "top": (0.5, 0.28), "bottom": (0.5, 0.72),
            "center": (0.5, 0.5)}
-_RADIUS = {"small": 0.13, "large": 0.22}  # fraction of the image side
-_BACKGROUND = (25, 70)  # grey level range, dark so every colour stands out
-_NOISE = 6  # +- grey levels of background noise
+RADIUS = {"small": 0.13, "large": 0.22}  # fraction of the image side
+BACKGROUND = (25, 70)  # grey level range, dark so every colour stands out
+NOISE = 6  # +- grey levels of background noise
 _SPLIT_STREAM = {"train": 0, "test": 1}
 
 
@@ -103,8 +103,8 @@ def render_shapes(split: str = "train", n: int | None = None, seed: int = 0,
     images = _background(rng, n, image_size)
     for k, name in enumerate(SHAPES):
         idx = np.flatnonzero(shape == k)
-        radius = np.array([_RADIUS[s] for s in SIZES])[size[idx]] * image_size
-        mask = _shape_mask(name, centers[idx], radius, image_size)
+        radius = np.array([RADIUS[s] for s in SIZES])[size[idx]] * image_size
+        mask = shape_mask(name, centers[idx], radius, image_size)
         rgb = np.array([COLORS[c] for c in COLOR_NAMES], dtype=np.uint8)[color[idx]]
         images[idx] = np.where(mask[:, None], rgb[:, :, None, None], images[idx])
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
@@ -149,8 +149,8 @@ def load_shapes(split: str = "train", image_size: int | None = None, n: int | No
 
 
 def _background(rng: np.random.Generator, n: int, side: int) -> np.ndarray:
-    level = rng.integers(*_BACKGROUND, size=(n, 1, 1, 1))
-    noise = rng.integers(-_NOISE, _NOISE + 1, size=(n, 1, side, side))
+    level = rng.integers(*BACKGROUND, size=(n, 1, 1, 1))
+    noise = rng.integers(-NOISE, NOISE + 1, size=(n, 1, side, side))
     return np.clip(level + noise, 0, 255).astype(np.uint8).repeat(3, axis=1)
 
 
@@ -167,7 +167,7 @@ _POLYGONS = {
 }
 
 
-def _shape_mask(name: str, centers: np.ndarray, radius: np.ndarray, side: int) -> np.ndarray:
+def shape_mask(name: str, centers: np.ndarray, radius: np.ndarray, side: int) -> np.ndarray:
     """bool ``[n, side, side]``: pixels whose centre lies inside each shape."""
     grid = np.arange(side, dtype=np.float32) + 0.5
     centers, radius = centers.astype(np.float32), radius.astype(np.float32)

@@ -9,6 +9,7 @@ A spec is ``KIND`` or ``KIND:PATH``, optionally followed by ``?key=value&key=val
     folder:photos/?size=64&channels=1&strict=1
     captions:pairs.csv
     pairs:world/pairs.csv?size=32
+    videos:world/videos?frames=16&size=32
 
 Options (each kind accepts only the ones listed for it in ``FORMS``):
 
@@ -18,6 +19,8 @@ Options (each kind accepts only the ones listed for it in ``FORMS``):
 - ``n``, ``seed``, ``label``: size, seed and labelling (``shape``, ``color``, ``size``,
   ``position`` or ``pair``) of the procedural ``shapes`` dataset.
 - ``shuffle_buffer``, ``resample``, ``workers``: streaming of ``wds:`` shards (``shards/webdataset.py``).
+- ``frames``, ``audio_ms``: frames sampled per clip and the audio around a frame, of ``videos:``
+  folders (``videos/load.py``).
 """
 from __future__ import annotations
 
@@ -48,6 +51,8 @@ FORMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("pairs:FILE", "CSV or JSONL table with one column per modality (image, depth, audio, points: "
      "paths relative to FILE; text) and label columns, as 'simclip data make-world' writes",
      ("size", "strict")),
+    ("videos:DIR", "video folder (MP4, MKV, WebM, ... read with PyAV), laid out as folder:PATH; each clip "
+     "sampled to `frames` frames decoded at `size`", ("size", "frames", "audio_ms", "strict")),
     ("wds:SHARDS", "WebDataset tar shards, streamed: a folder with shards.json, one .tar or a brace "
      "pattern DIR/{000000..000009}.tar; also https://..., s3://... (fsspec) or pipe:COMMAND",
      ("size", "channels", "shuffle_buffer", "resample", "workers", "strict")),

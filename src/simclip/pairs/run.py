@@ -15,6 +15,8 @@ from typing import Any
 import torch
 
 from simclip.data.paired import PairedDataset, load_paired_dataset
+from simclip.data.spec import parse_spec
+from simclip.data.videos import load_video_pairs
 from simclip.pairs.config import PairModelConfig, PairObjectiveConfig
 from simclip.pairs.evaluate import evaluate_pairs
 from simclip.pairs.model import PairModel
@@ -68,7 +70,14 @@ def build_pair(cfg: TrainConfig) -> tuple[PairModel, PairObjective]:
 def load_pair_data(cfg: TrainConfig, split: str) -> PairedDataset:
     """Split ``split`` of the run's ``data`` with its modalities."""
     modalities = PairObjectiveConfig.from_dict(cfg.objective).modalities
-    return load_paired_dataset(cfg.data, split, modalities, strict=cfg.strict)
+    return load_pairs(cfg.data, split, modalities, strict=cfg.strict)
+
+
+def load_pairs(spec: str, split: str, modalities: list[str] | tuple[str, ...], strict: bool = False) -> PairedDataset:
+    """Split ``split`` of a ``pairs:`` table, or of a ``videos:`` folder as frame/audio pairs."""
+    if parse_spec(spec).kind == "videos":
+        return load_video_pairs(spec, split, modalities, strict=strict)
+    return load_paired_dataset(spec, split, modalities, strict=strict)
 
 
 def run_pairs(cfg: TrainConfig, resume: bool = False, dataset: PairedDataset | None = None) -> dict[str, Any]:

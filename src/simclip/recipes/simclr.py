@@ -10,6 +10,7 @@ import torch
 
 from simclip.augment import create_policy
 from simclip.data import load_dataset
+from simclip.data.videos import VideoDataset
 from simclip.eval import CLASSIFICATION_PROTOCOLS, evaluate
 from simclip.models import SimCLRModel, SimCLRModelConfig
 from simclip.models.encoders.timm_encoder import is_timm_name
@@ -60,6 +61,9 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
     obj = SimCLRObjectiveConfig.from_dict(cfg.objective)
     policy_name = obj.policy or default_policy(dataset.channels, dataset.image_size)
     obj = replace(obj, policy=policy_name)
+    if obj.positives is not None and not isinstance(dataset, VideoDataset):
+        raise ConfigError(f"objective.positives={obj.positives!r} takes views from frames of clips; {cfg.data} "
+                          "holds images (use a video folder, --data videos:DIR)")
     if obj.view_size is not None and obj.view_size > dataset.image_size:
         raise ConfigError(f"objective.view_size {obj.view_size} is larger than the images of {cfg.data} "
                           f"({dataset.image_size}x{dataset.image_size}); views are crops of the images")
@@ -83,7 +87,7 @@ def build_simclr(cfg: TrainConfig, dataset) -> tuple[SimCLRModel, SimCLRObjectiv
     # each process draws its own augmentations; rank 0 keeps the seed of a single-process run
     objective = SimCLRObjective(policy, temperature=obj.temperature, n_views=obj.n_views,
                                 seed=cfg.seed + 7919 * info.rank, channels_last=cfg.channels_last,
-                                distributed=info.enabled)
+                                distributed=info.enabled, max_gap=obj.max_gap)
     return model, objective
 
 

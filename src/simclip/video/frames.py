@@ -14,13 +14,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from simclip.errors import SimclipError, UsageError
+from simclip.data.videos.errors import VideoDecodeError
+from simclip.errors import UsageError
+
+__all__ = ["STRATEGIES", "VideoDecodeError", "frame_indices", "sample_frames"]
 
 STRATEGIES = ("uniform", "random")
-
-
-class VideoDecodeError(SimclipError, ValueError):
-    """A video file without a readable video stream or decodable frames; the message names it."""
 
 
 def frame_indices(total: int, num_frames: int, strategy: str = "uniform",

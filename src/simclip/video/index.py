@@ -17,6 +17,7 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from simclip.data.videos.decode import VIDEO_EXTENSIONS
 from simclip.errors import UsageError
 from simclip.serve.embedder import state_dict_sha256, unit_rows
 from simclip.serve.index import (FILES, FORMAT_VERSION, ImageIndex, IndexBuildError, IndexMismatchError,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from simclip.clip.model import CLIP
 
 log = logging.getLogger(__name__)
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 
 
 def find_videos(root: str | Path) -> list[str]:

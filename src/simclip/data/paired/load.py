@@ -67,7 +67,7 @@ def load_paired_dataset(spec: str, split: str = "train", modalities: list[str] |
         if m == "text":
             data[m] = samples[m]
         elif m == "audio":
-            data[m], rate = _audio(samples[m])
+            data[m], rate = log_mel_clips(samples[m])
         elif m == "points":
             data[m] = _points(samples[m], kept)
         else:
@@ -135,8 +135,9 @@ def _resized(arrays: list[np.ndarray], size: int | None, dtype: torch.dtype) -> 
     return torch.stack(out)
 
 
-def _audio(clips: list[tuple[np.ndarray, int]]) -> tuple[torch.Tensor, int]:
-    """log-mel ``[N, 1, n_mels, frames]`` of clips brought to the first one's rate and length."""
+def log_mel_clips(clips: list[tuple[np.ndarray, int]]) -> tuple[torch.Tensor, int]:
+    """log-mel ``[N, 1, n_mels, frames]`` of float ``(samples [T], rate)`` clips brought to the first
+    one's rate and length, and that rate."""
     rate, length = clips[0][1], len(clips[0][0])
     waves = []
     for samples, r in clips:

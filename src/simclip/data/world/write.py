@@ -7,12 +7,18 @@ Layout of ``OUT``::
     depth/000000.png   16-bit grayscale, distance from the camera in 1/1000 of the image side
     audio/000000.wav   mono 16-bit PCM (stdlib ``wave``), 8 kHz, 0.5 s
     points/000000.npy  float32 [256, 3] (x, y, z)
+    videos/train/circle/000000.mp4, videos/test/...
+                       ``videos`` clips of moving objects with their sound (``video.py``), one
+                       folder per split and shape, as ``videos:OUT/videos`` reads them
 
-Paths in ``pairs.csv`` are relative to it, so the folder can be moved.
+Paths in ``pairs.csv`` are relative to it, so the folder can be moved. ``videos/`` is replaced
+as a whole. The clips show objects of
+their own draw (a world of ``videos`` objects with the same seed), not the rows of ``pairs.csv``.
 """
 from __future__ import annotations
 
 import csv
+import shutil
 import wave
 from pathlib import Path
 
@@ -23,6 +29,7 @@ from simclip.data.world.cloud import sample_points
 from simclip.data.world.depth import depth_to_png_units, render_depth
 from simclip.data.world.objects import sample_objects
 from simclip.data.world.sound import SAMPLE_RATE, synthesize
+from simclip.data.world.video import render_clip, soundtrack, write_clip
 from simclip.errors import UsageError
 
 COLUMNS = ("id", "image", "depth", "audio", "points", "text", "shape", "color", "size", "position",
@@ -30,8 +37,10 @@ COLUMNS = ("id", "image", "depth", "audio", "points", "text", "shape", "color", 
 _CIRCLE = 0  # index of "circle" in SHAPES: the one shape rendered as a dome
 
 
-def make_world(out: str | Path, n: int = 2000, seed: int = 0, overwrite: bool = False) -> Path:
-    """Write ``n`` objects under ``out`` (see the module doc); returns the path of ``pairs.csv``.
+def make_world(out: str | Path, n: int = 2000, seed: int = 0, overwrite: bool = False,
+               videos: int = 200) -> Path:
+    """Write ``n`` objects and ``videos`` clips (0: none) under ``out`` (see the module doc);
+    returns the path of ``pairs.csv``.
 
     A folder that already holds a ``pairs.csv`` is refused unless ``overwrite``.
     """
@@ -41,6 +50,8 @@ def make_world(out: str | Path, n: int = 2000, seed: int = 0, overwrite: bool = 
         raise UsageError(f"--objects must be an integer >= 10, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {seed!r}")
+    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0 or 0 < videos < 10:
+        raise UsageError(f"--videos must be 0 or an integer >= 10, got {videos!r}")
     if table.exists() and not overwrite:
         raise UsageError(f"{table} already exists; pass --overwrite to replace the world in {out}")
     objects = sample_objects(n, seed)
@@ -66,8 +77,24 @@ def make_world(out: str | Path, n: int = 2000, seed: int = 0, overwrite: bool = 
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+    if (out / "videos").exists():  # the folder is the dataset: clips of an earlier world must go
+        shutil.rmtree(out / "videos")
+    if videos:
+        write_videos(out / "videos", videos, seed)
     tmp.replace(table)
     return table
+
+
+def write_videos(out: Path, count: int, seed: int) -> None:
+    """``count`` clips under ``out/SPLIT/SHAPE/`` (see ``video.py``)."""
+    objects = sample_objects(count, seed)
+    rng = np.random.default_rng([seed, 79])
+    sounds = synthesize(objects.shape, objects.color, objects.size, rng)
+    for i in range(count):
+        folder = out / objects.split[i] / objects.labels(i)["shape"]
+        folder.mkdir(parents=True, exist_ok=True)
+        write_clip(folder / f"{i:06d}.mp4", render_clip(objects, i, rng), soundtrack(sounds[i], SAMPLE_RATE),
+                   SAMPLE_RATE)
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:

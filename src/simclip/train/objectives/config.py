@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from simclip.augment import list_policies
+from simclip.data.videos.positives import parse_positives
 from simclip.train.config import ConfigError
 
 CLIP_LOSSES = ("clip", "siglip")
@@ -47,13 +48,16 @@ class SimCLRObjectiveConfig:
     CIFAR-10). ``n_views``: augmented views per image. ``policy``: augmentation policy name (None:
     chosen from the data, see :func:`simclip.recipes.simclr.default_policy`), ``policy_options``: its
     overrides. ``view_size``: side of the augmented views (None: the dataset's image size); views
-    smaller than the images evaluated later make each step cheaper."""
+    smaller than the images evaluated later make each step cheaper. ``positives``: for video data,
+    ``"frames:K"`` takes the views of a clip from frames at most K apart (temporal positives,
+    :mod:`simclip.data.videos.positives`); None takes them from one frame."""
 
     temperature: float = 0.5
     n_views: int = 2
     policy: str | None = None
     policy_options: dict[str, Any] = field(default_factory=dict)
     view_size: int | None = None
+    positives: str | None = None
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -64,6 +68,15 @@ class SimCLRObjectiveConfig:
         if self.view_size is not None and (not _is_int(self.view_size) or self.view_size < 1):
             raise ConfigError(f"objective.view_size must be a positive integer, got {self.view_size!r}")
         _check_policy(self.policy, self.policy_options)
+        self.max_gap  # noqa: B018 -- validates positives
+
+    @property
+    def max_gap(self) -> int | None:
+        """K of ``positives="frames:K"``; None for single-frame views."""
+        try:
+            return parse_positives(self.positives)
+        except ValueError as err:
+            raise ConfigError(f"objective.{err}") from None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], method: str = "simclr") -> SimCLRObjectiveConfig:

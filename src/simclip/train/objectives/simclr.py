@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simclip.data.videos.positives import take_frames, view_frames
 from simclip.losses import nt_xent
 from simclip.train.objectives.base import SeededObjective
 
@@ -19,11 +20,15 @@ class SimCLRObjective(SeededObjective):
     ``augment`` maps uint8/float ``[B, C, H, W]`` to float ``[B, C, S, S]`` in [0, 1] with a
     ``generator`` keyword; its random stream is seeded by ``seed`` and saved with checkpoints.
     With ``distributed=True`` each rank's anchors are scored against the views of all ranks.
+
+    Batches of clips (``[B, T, C, H, W]`` with frame numbers ``[B, T]``, from a video dataset) give
+    each view one frame of its clip: frames at most ``max_gap`` apart (temporal positives), or one
+    frame for all views when ``max_gap`` is None (:func:`simclip.data.videos.view_frames`).
     """
 
     def __init__(self, augment: Callable[..., torch.Tensor], temperature: float = 0.5,
                  n_views: int = 2, seed: int = 0, channels_last: bool = False,
-                 distributed: bool = False) -> None:
+                 distributed: bool = False, max_gap: int | None = None) -> None:
         if n_views < 2:
             raise ValueError(f"n_views must be at least 2, got {n_views}")
         if not temperature > 0:
@@ -33,13 +38,20 @@ class SimCLRObjective(SeededObjective):
         self.n_views = n_views
         self.channels_last = channels_last
         self.distributed = distributed
+        self.max_gap = max_gap
         super().__init__(seed)
 
     def inputs(self, batch: tuple) -> tuple[torch.Tensor]:
-        """``(images [B, C, H, W], ...)`` -> ``(views [V*B, C, S, S],)``, view-major, float in [0, 1]."""
+        """``(images [B, C, H, W], ...)`` or ``(clips [B, T, C, H, W], frame numbers [B, T], ...)``
+        -> ``(views [V*B, C, S, S],)``, view-major, float in [0, 1]."""
         images = batch[0]
+        if images.ndim == 5:
+            positions = view_frames(batch[1], self.n_views, self.max_gap, self.generator)
+            sources = [take_frames(images, p) for p in positions]
+        else:
+            sources = [images] * self.n_views
         with torch.autocast(images.device.type, enabled=False):
-            views = torch.cat([self.augment(images, generator=self.generator) for _ in range(self.n_views)])
+            views = torch.cat([self.augment(x, generator=self.generator) for x in sources])
         if self.channels_last:
             views = views.contiguous(memory_format=torch.channels_last)
         return (views,)
