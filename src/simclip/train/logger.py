@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from simclip.train.loggers import Logger, create_logger, logger_names
@@ -17,28 +18,38 @@ TRACKING_FILE = "tracking.json"  # tracker name -> the id of its run, for a resu
 class RunLogger:
     """The run's loggers, one per name in :func:`~simclip.train.loggers.logger_names` of
     ``loggers``; ``params`` (the resolved config) goes to each at the start. Inactive on non-zero
-    ranks. ``resume``: the trackers continue the runs they recorded this run folder in."""
+    ranks. ``resume_step``: the checkpoint step a resumed run continues from; the trackers continue
+    the runs they recorded this run folder in, and the steps after it, trained again, are not
+    recorded twice (see each tracker). As a context manager, it closes every tracker on the way
+    out, marked failed when an exception ends the run."""
 
     def __init__(self, run_dir: str | Path, active: bool = True, loggers: tuple[str, ...] | None = None,
-                 params: dict[str, Any] | None = None, resume: bool = False) -> None:
+                 params: dict[str, Any] | None = None, resume_step: int | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.active = active
         self.backends: list[Logger] = []
         if not active:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        ids = _read_ids(self.run_dir) if resume else {}
+        ids = _read_ids(self.run_dir) if resume_step is not None else {}
         try:
             for name in logger_names(loggers):
-                self.backends.append(create_logger(name, self.run_dir, ids.get(name)))
+                self.backends.append(create_logger(name, self.run_dir, ids.get(name), resume_step))
             ids.update({b.name: b.run_id for b in self.backends if b.run_id is not None})
             _write_ids(self.run_dir, ids)
             for backend in self.backends:
                 if params is not None:
                     backend.log_params(params)
         except BaseException:
-            self.close()
+            self.close(failed=True)
             raise
+
+    def __enter__(self) -> RunLogger:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close(failed=error is not None)
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
         """One row: numbers (tensors are read out), non-finite values as ``"nan"``/``"inf"`` text."""
@@ -62,10 +73,18 @@ class RunLogger:
         self.close()
         return summary
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Flush and end every tracker's run (``failed``: an error ended the training); a tracker
+        that fails to close does not keep the others open. Closing twice does nothing."""
         backends, self.backends = self.backends, []
+        errors = []
         for backend in backends:
-            backend.close()
+            try:
+                backend.close(failed)
+            except Exception as err:  # the rest still close; the first error is raised after
+                errors.append(err)
+        if errors and not failed:  # on a failed run, the error that ended it is the one to see
+            raise errors[0]
 
 
 def _plain(v: Any) -> Any:

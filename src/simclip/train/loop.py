@@ -94,17 +94,27 @@ def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], datas
     state = _start_state(run, resume)
     start_together(run.run_dir, state.step, info, resume)
     run.dataset, run.first_step = dataset, state.step
-    total = cfg.epochs * spe
+    # however the run ends, its trackers are closed (marked failed by an error), their files complete
+    with RunLogger(run.run_dir, info.is_main, cfg.loggers, params=cfg.to_dict(),
+                   resume_step=state.step if resume else None) as logger:
+        return _train_steps(run, state, cfg.epochs * spe, logger,
+                            None if evaluate is None else lambda: evaluate(model))
+
+
+def _train_steps(run: _Run, state: LoopState, total: int, logger: RunLogger,
+                 evaluate: Callable[[], dict[str, float]] | None) -> dict[str, Any]:
+    """The loop itself, from ``state`` to the end of the run (``total`` steps in all); returns the
+    final metrics."""
+    cfg, info = run.cfg, run.dist
     peak = cfg.optim.peak_lr(cfg.batch_size * info.world_size)
-    logger = RunLogger(run.run_dir, info.is_main, cfg.loggers, params=cfg.to_dict(), resume=resume)
     progress = Progress(total, cfg.time_budget, enabled=cfg.progress and info.is_main,
                         start_step=state.step, start_elapsed=state.elapsed)
     final: dict[str, Any] = {}
     evaluated_at, window = -1, state.window
-    model.train()
+    run.model.train()
     with _stop_on_sigint() as stop:
         while state.epoch < cfg.epochs and not _should_stop(run, state, stop):
-            for batch in _epoch_batches(dataset, cfg, state, info):
+            for batch in _epoch_batches(run.dataset, cfg, state, info):
                 t0 = time.perf_counter()
                 frac = run_progress(state.step, total, state.elapsed, cfg.time_budget)
                 lr = warmup_cosine(frac, peak, cfg.optim.warmup_fraction, cfg.optim.min_lr_fraction)
@@ -128,19 +138,19 @@ def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], datas
                 state.step_in_epoch = 0
                 _save(run, state)
                 if evaluate and due(state.epoch, cfg.eval_every):
-                    final.update(_evaluate(run, lambda: evaluate(model), logger, state.step))
+                    final.update(_evaluate(run, evaluate, logger, state.step))
                     evaluated_at = state.step
     state.interrupted = stop.is_set()
     progress.close()
     _save(run, state)
     if evaluate is not None and not state.interrupted and evaluated_at != state.step:
-        final.update(_evaluate(run, lambda: evaluate(model), logger, state.step))
+        final.update(_evaluate(run, evaluate, logger, state.step))
     if info.is_main and (rows := read_metrics(run.run_dir)):
         plot_training_curves(rows, run.run_dir / "curves.png", title=f"{cfg.method} on {cfg.data}")
     # the trackers get the curves and these final metrics
     return logger.finish({**final, "steps": state.step, "epochs": state.epoch, "train_seconds": state.elapsed,
                           "images_per_s": _throughput(cfg, state, info), "skipped_steps": state.skipped_steps,
-                          "bad_samples": bad_samples(dataset), "interrupted": state.interrupted}, state.step)
+                          "bad_samples": bad_samples(run.dataset), "interrupted": state.interrupted}, state.step)
 
 
 def _prepare(cfg: TrainConfig, model: nn.Module, objective: Objective[Any, Any], info: dist_.DistInfo,

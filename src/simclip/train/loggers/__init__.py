@@ -49,15 +49,17 @@ def logger_names(requested: tuple[str, ...] | list[str] | None) -> tuple[str, ..
     return names
 
 
-def create_logger(name: str, run_dir: Path, resume_id: str | None = None) -> Logger:
+def create_logger(name: str, run_dir: Path, resume_id: str | None = None,
+                  resume_step: int | None = None) -> Logger:
     """The backend ``name`` recording the run in ``run_dir`` (``resume_id``: the id of the tracked
-    run to continue, for the trackers that have one)."""
-    if name == "jsonl":
+    run to continue, for the trackers that have one; ``resume_step``: the checkpoint step a resumed
+    run continues from, None for a new run)."""
+    if name == "jsonl":  # resuming cuts metrics.jsonl back to resume_step (train.restart)
         from simclip.train.loggers.jsonl import JsonlLogger
         return JsonlLogger(run_dir)
     if name == "tensorboard":
         from simclip.train.loggers.tensorboard import TensorBoardLogger
-        return TensorBoardLogger(run_dir)
+        return TensorBoardLogger(run_dir, resume_step)
     if name == "wandb":
         from simclip.train.loggers.wandb import WandbLogger
         return WandbLogger(run_dir, resume_id)

@@ -19,6 +19,9 @@ class Logger(Protocol):
 
     ``run_id`` is the backend's own id of the run it records, or None where it has none; the run
     folder keeps it (``tracking.json``) so that a resumed run goes on recording into the same run.
+    A resumed run trains the steps after its checkpoint again: a backend records each step once,
+    dropping the earlier attempt's rows of those steps where its format allows it, else skipping
+    the steps it already holds.
     """
 
     name: str
@@ -39,8 +42,8 @@ class Logger(Protocol):
     def log_summary(self, metrics: dict[str, Any], step: int) -> None:
         """The run's final metrics (what :func:`simclip.train.train` returns), at its last ``step``."""
 
-    def close(self) -> None:
-        """Flush and end the backend's run."""
+    def close(self, failed: bool = False) -> None:
+        """Flush and end the backend's run; ``failed``: an error ended the training."""
 
 
 def flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

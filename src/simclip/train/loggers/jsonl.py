@@ -33,5 +33,5 @@ class JsonlLogger:
     def log_summary(self, metrics: dict[str, Any], step: int) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         self._file.close()

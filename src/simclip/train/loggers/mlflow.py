@@ -36,7 +36,11 @@ class MlflowLogger:
 
         try:
             self._client = MlflowClient()
-            self.run_id: str = self._continue(resume_id) or self._start(run_dir.name)
+            continued = self._continue(resume_id)
+            self.run_id: str = continued or self._start(run_dir.name)
+            # MLflow keeps every value logged at a step: a resumed run skips the steps trained
+            # again that the run holds already (with the same values, as resuming is exact)
+            self._logged_through = self._last_step() if continued else -1
         except MlflowException as err:
             raise TrackerError(f"mlflow could not start a run: {err.message}") from None
 
@@ -59,6 +63,12 @@ class MlflowLogger:
         self._client.update_run(run_id, status="RUNNING")
         return run_id
 
+    def _last_step(self) -> int:
+        """The highest step at which the run holds a metric (-1: none)."""
+        keys = self._client.get_run(self.run_id).data.metrics
+        return max((m.step for key in keys for m in self._client.get_metric_history(self.run_id, key)),
+                   default=-1)
+
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
@@ -72,6 +82,8 @@ class MlflowLogger:
     def log_metrics(self, step: int, metrics: dict[str, Any]) -> None:
         from mlflow.entities import Metric
 
+        if step <= self._logged_through:
+            return
         now = int(time.time() * 1000)
         self._client.log_batch(self.run_id, metrics=[Metric(mlflow_name(k), v, now, step)
                                                      for k, v in finite_numbers(metrics).items()])
@@ -82,5 +94,5 @@ class MlflowLogger:
     def log_summary(self, metrics: dict[str, Any], step: int) -> None:
         self.log_metrics(step, {f"final/{k}": v for k, v in metrics.items()})
 
-    def close(self) -> None:
-        self._client.set_terminated(self.run_id, "FINISHED")
+    def close(self, failed: bool = False) -> None:
+        self._client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")

@@ -13,8 +13,8 @@ from simclip.train.loggers.base import TrackerError, finite_numbers
 
 class WandbLogger:
     """One wandb run per simclip run, named after the run folder; a resumed simclip run continues
-    the wandb run it started (``resume_id``). Metrics per step, the config, images, and the final
-    metrics in the run summary as ``final/*``."""
+    the wandb run it started (``resume_id``), from the step that run reached. Metrics per step, the
+    config, images, and the final metrics in the run summary as ``final/*``."""
 
     name = "wandb"
 
@@ -30,13 +30,18 @@ class WandbLogger:
             raise TrackerError(f"wandb could not start a run: {err} (WANDB_MODE=offline records "
                                "without an account)") from None
         self.run_id: str = self._run.id
+        # a resumed wandb run refuses rows below the step it holds, with a warning each: the rows of
+        # the steps trained again after the checkpoint are left out here instead (they hold the
+        # values the first attempt logged, as resuming is exact)
+        self._next_step = int(self._run.starting_step) if resume_id else 0
 
     def log_params(self, params: dict[str, Any]) -> None:
         # a resumed run may have been given more epochs: its config changes, it is not an error
         self._run.config.update(params, allow_val_change=True)
 
     def log_metrics(self, step: int, metrics: dict[str, Any]) -> None:
-        self._run.log(finite_numbers(metrics), step=step)
+        if step >= self._next_step:
+            self._run.log(finite_numbers(metrics), step=step)
 
     def log_image(self, key: str, path: Path, step: int) -> None:
         self._run.log({key: self._wandb.Image(str(path))}, step=step)
@@ -44,5 +49,5 @@ class WandbLogger:
     def log_summary(self, metrics: dict[str, Any], step: int) -> None:
         self._run.summary.update({f"final/{k}": v for k, v in metrics.items()})
 
-    def close(self) -> None:
-        self._run.finish()
+    def close(self, failed: bool = False) -> None:
+        self._run.finish(exit_code=1 if failed else 0)
