@@ -83,3 +83,20 @@ def test_bad_arguments(tmp_path):
         export_onnx(model, tmp_path, opset=13)
     with pytest.raises(TypeError, match="CLIP"):
         export_onnx(torch.nn.Linear(2, 2), tmp_path)
+
+
+def test_text_graph_takes_shorter_rows_and_equals_the_full_length(exported):
+    """The token length is dynamic: cutting the padding after the last end token changes nothing."""
+    model, (_, text_path) = exported
+    t = model.config.text
+    tokens = torch.zeros(3, t.context_length, dtype=torch.long)
+    for row, end in enumerate([2, 5, 4]):
+        tokens[row, :end] = torch.arange(end) + 100
+        tokens[row, end] = t.vocab_size - 1
+    session = onnx_session(text_path)
+    assert session.get_inputs()[0].shape == ["batch", "length"]
+    full = session.run(None, {"tokens": tokens.numpy()})[0]
+    short = session.run(None, {"tokens": tokens[:, :6].numpy()})[0]
+    with torch.inference_mode():
+        want = model.encode_text(tokens[:, :6]).numpy()
+    assert np.abs(short - full).max() <= 1e-5 and np.abs(short - want).max() <= 1e-4

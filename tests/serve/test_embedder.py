@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import save_file
 
 from simclip.serve.embedder import (ClipEmbedder, Embedder, embedder_from_checkpoint, file_sha256,
-                                    load_embedder, same_identity)
+                                    load_embedder, same_identity, trim_padding)
 from tests.serve.conftest import FakeEmbedder, draw_shape
 
 
@@ -59,3 +60,15 @@ def test_identity_must_be_complete(clip_embedder):
     with pytest.raises(ValueError, match="sha256"):
         ClipEmbedder(clip_embedder.model, clip_embedder.preprocess, clip_embedder.tokenizer,
                      {"model": "x", "embed_dim": 128})
+
+
+def test_queries_are_embedded_without_their_padding_and_equal_the_padded_rows(clip_embedder):
+    texts = ["red", "a large dark green triangle on grey", "circle"]
+    tokens = clip_embedder.tokenizer(texts)
+    trimmed = trim_padding(tokens)
+    assert trimmed.shape[1] < tokens.shape[1] and torch.equal(trimmed, tokens[:, :trimmed.shape[1]])
+    assert not tokens[:, trimmed.shape[1]:].any() and trimmed[:, -1].any()
+    with torch.inference_mode():
+        padded = clip_embedder.model.encode_text(tokens, normalize=True).numpy()
+    np.testing.assert_allclose(clip_embedder.embed_texts(texts), padded, atol=1e-5)
+    assert trim_padding(torch.zeros(2, 8, dtype=torch.long)).shape == (2, 1)

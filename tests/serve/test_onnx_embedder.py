@@ -26,6 +26,8 @@ def test_embeddings_equal_pytorch(onnx, clip_embedder):
         np.testing.assert_allclose(got, want, atol=ATOL)
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
     assert onnx.embed_images([]).shape == (0, 128)
+    assert onnx.trims_padding  # the text graph takes the queries without their padding
+    assert onnx.image_size == clip_embedder.image_size == 32
     assert onnx.identity == clip_embedder.identity and onnx.logit_scale == clip_embedder.logit_scale
 
 

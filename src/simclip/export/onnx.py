@@ -1,7 +1,9 @@
 """ONNX export of a CLIP model's two towers, each with a dynamic batch dimension.
 
 ``image.onnx``: ``images float32[batch, C, S, S]`` (already preprocessed) -> ``features[batch, E]``.
-``text.onnx``: ``tokens int64[batch, L]`` (``L`` = the context length) -> ``features[batch, E]``.
+``text.onnx``: ``tokens int64[batch, length]`` (``length`` <= the context length, dynamic as well:
+the causal text tower gives the same features when the padding after the last end token is cut)
+-> ``features[batch, E]``.
 Both go through the public ``encode_image``/``encode_text``. The text tower pools at each row's
 largest token id (OpenAI's end-of-text token); ``argmax`` becomes ONNX ``ArgMax``, which like
 ``torch.argmax`` returns the first of tied maxima, and the gather is traced on the batch index, so
@@ -76,7 +78,8 @@ def _require(module: str):
         raise MissingDependencyError(f"ONNX export needs the '{module}' package: pip install onnx onnxruntime") from err
 
 
-def _export_one(tower: nn.Module, example: Tensor, name: str, path: Path, opset: int, props: dict) -> None:
+def _export_one(tower: nn.Module, example: Tensor, name: str, path: Path, opset: int, props: dict,
+                axes: dict[int, str]) -> None:
     with warnings.catch_warnings():
         # The towers' input checks read tensor values; the tracer warns that such Python branches are
         # not recorded, which is intended: the graph need not re-check its inputs.
@@ -85,7 +88,7 @@ def _export_one(tower: nn.Module, example: Tensor, name: str, path: Path, opset:
         # The pooling gathers at (arange, argmax) indices, never negative, which the warning is about.
         warnings.filterwarnings("ignore", message="Exporting aten::index operator")
         torch.onnx.export(tower, (example,), str(path), input_names=[name], output_names=["features"],
-                          dynamic_axes={name: {0: "batch"}, "features": {0: "batch"}},
+                          dynamic_axes={name: axes, "features": {0: "batch"}},
                           opset_version=opset, dynamo=False)
     onnx = _require("onnx")
     proto = onnx.load(str(path))
@@ -113,9 +116,10 @@ def export_onnx(model: CLIP, out_dir: str | Path, *, opset: int = DEFAULT_OPSET,
     was_training = model.training
     model.eval()  # batch norm must be traced with its running statistics
     try:
-        for tower, example, name, path in ((ImageTower(model, normalize), images, "images", paths[0]),
-                                           (TextTower(model, normalize), tokens, "tokens", paths[1])):
-            _export_one(tower.eval(), example, name, path, opset, {**props, "simclip.tower": name[:-1]})
+        for tower, example, name, path, axes in (
+                (ImageTower(model, normalize), images, "images", paths[0], {0: "batch"}),
+                (TextTower(model, normalize), tokens, "tokens", paths[1], {0: "batch", 1: "length"})):
+            _export_one(tower.eval(), example, name, path, opset, {**props, "simclip.tower": name[:-1]}, axes)
         if check:
             diffs = onnx_max_abs_diff(model, *paths, normalize=normalize)
             bad = {k: v for k, v in diffs.items() if not v <= atol}

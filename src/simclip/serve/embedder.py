@@ -54,6 +54,16 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def trim_padding(tokens: torch.Tensor) -> torch.Tensor:
+    """``LongTensor[B, L]`` -> ``[B, L']``: the columns after the last non-zero id of every row (the
+    padding, id 0) cut off. Text towers take ``L' <= context_length``; simclip's causal text tower gives
+    the same features for the shorter rows, and one that masks its padding does too. A search query
+    is a few tokens of the 77 (or 32) it is padded to, so most of the text tower's work goes."""
+    used = (tokens != 0).any(dim=0).nonzero()
+    length = int(used[-1]) + 1 if len(used) else 1
+    return tokens[:, :length]
+
+
 def input_side(preprocess: object) -> int | None:
     """The side ``S`` that ``preprocess`` resizes images to, when it says so (simclip's
     :class:`~simclip.clip.preprocess.ImagePreprocess` does through its config); else None."""
@@ -121,7 +131,7 @@ class ClipEmbedder:
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         out = [np.zeros((0, self.identity["embed_dim"]), np.float32)]
         for start in range(0, len(texts), self.batch_size):
-            tokens = self.tokenizer(list(texts[start:start + self.batch_size]))
+            tokens = trim_padding(self.tokenizer(list(texts[start:start + self.batch_size])))
             out.append(self.model.encode_text(tokens.to(self.device), normalize=True).float().cpu().numpy())
         return unit_rows(np.concatenate(out))
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from simclip.errors import UsageError
 from simclip.export.onnx import export_onnx, onnx_session
-from simclip.serve.embedder import ClipEmbedder, input_side, unit_rows
+from simclip.serve.embedder import ClipEmbedder, input_side, trim_padding, unit_rows
 
 FILES = ("image.onnx", "text.onnx")
 
@@ -28,7 +28,8 @@ class OnnxEmbedder:
     """Images and texts through ONNX Runtime sessions of ``image.onnx`` and ``text.onnx``.
 
     ``image.onnx``: ``images float32[B, C, S, S]`` -> ``float32[B, E]``; ``text.onnx``:
-    ``tokens int64[B, L]`` -> ``float32[B, E]``. ``preprocess``, ``tokenizer`` and ``identity`` as
+    ``tokens int64[B, L]`` -> ``float32[B, E]`` (``L`` dynamic: padding is cut, see
+    :func:`~simclip.serve.embedder.trim_padding`). ``preprocess``, ``tokenizer`` and ``identity`` as
     for :class:`~simclip.serve.embedder.ClipEmbedder`. Sessions may be run from several threads.
     """
 
@@ -40,6 +41,8 @@ class OnnxEmbedder:
         self.sessions = {"image": image_session, "text": text_session}
         self.preprocess, self.tokenizer = preprocess, tokenizer
         self.image_size = input_side(preprocess)
+        # graphs exported before the token length was dynamic take the full context length only
+        self.trims_padding = not isinstance(text_session.get_inputs()[0].shape[1], int)
         self.identity = dict(identity)
         self.logit_scale = float(logit_scale)
         self.batch_size = batch_size
@@ -63,6 +66,7 @@ class OnnxEmbedder:
         out = [np.zeros((0, self.identity["embed_dim"]), np.float32)]
         for start in range(0, len(texts), self.batch_size):
             tokens = self.tokenizer(list(texts[start:start + self.batch_size]))
+            tokens = trim_padding(tokens) if self.trims_padding else tokens
             out.append(self._run("text", tokens.numpy().astype(np.int64, copy=False)))
         return unit_rows(np.concatenate(out))
 
