@@ -86,8 +86,12 @@ class SimCLRObjectiveConfig:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        """The plain dict written to ``config.json`` (``from_dict`` reads it back)."""
-        return asdict(self)
+        """The plain dict written to ``config.json`` (``from_dict`` reads it back); ``positives``
+        only where set, so that image runs write the configs they always have."""
+        d = asdict(self)
+        if d["positives"] is None:
+            del d["positives"]
+        return d
 
 
 @dataclass(frozen=True)
