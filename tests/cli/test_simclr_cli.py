@@ -187,3 +187,15 @@ def test_resuming_a_run_of_the_other_method_says_which_it_is(tmp_path, capsys):
     assert main(["simclr", "train", "--resume", str(run)]) == 2
     err = capsys.readouterr().err
     assert "is a CLIP run" in err and "simclip clip train --resume" in err
+
+
+def test_only_rank_0_prints_the_recipe_and_the_result(tmp_path, monkeypatch, capsys):
+    small = ["simclr", "train", "--data", "digits?size=16", "--encoder", "small-cnn", "--batch-size", "32",
+             "--epochs", "1", "--time-budget", "0.5", "--precision", "fp32", "--no-progress", "--logger", ""]
+    monkeypatch.setenv("RANK", "1")  # torchrun's other ranks train the same run: they stay quiet
+    assert main(small + ["--out", str(tmp_path / "quiet")]) == 0
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(small + ["--out", str(tmp_path / "loud")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("recipe ") and "\ndone: " in out

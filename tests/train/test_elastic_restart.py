@@ -2,10 +2,11 @@
 
 Two gloo processes train a tiny SimCLR run with ``simclip simclr train`` under torchrun, once
 undisturbed and once with rank 1 SIGKILLed in step 35 (after the checkpoint of step 32, in the
-middle of the second epoch; ``elastic_worker.py``). torchrun restarts both workers with the same
+middle of the second epoch; ``elastic_worker.py``). The surviving rank says in one line that it
+lost its peer and that torchrun restarts the job. torchrun restarts both workers with the same
 command; they must continue the run from step 32 by themselves, and end with the undisturbed run's
 metrics.jsonl (each step once, same loss, learning rate and epoch) and bitwise the same weights
-and optimiser state.
+and optimiser state; rank 0 alone prints the recipe and the result.
 """
 
 from __future__ import annotations
@@ -79,10 +80,18 @@ def test_a_worker_killed_mid_epoch_restarts_and_ends_as_an_undisturbed_run(tmp_p
     config.write_text(json.dumps(TINY))
     undisturbed = _torchrun(config, tmp_path / "undisturbed")
     faulty = _torchrun(config, tmp_path / "faulty", SIMCLIP_TEST_KILL=f"{KILL_RANK}:{KILL_STEP}")
-    _finish(undisturbed)
+    quiet = _finish(undisturbed)
     output = _finish(faulty)
 
+    # the survivor says what was lost and what happens next, in one line (no traceback, no "internal error")
+    assert (f"simclip: error: rank 0: lost a peer process (rank {KILL_RANK} of 2); torchrun restarts the "
+            f"workers (restart 1 of 1) and the run resumes from its newest checkpoint (step {RESUME_STEP})"
+            in output), output[-4000:]
+    assert "internal error" not in output and "Traceback" not in output, output[-4000:]
     assert f"torchrun restart 1: continuing {tmp_path / 'faulty'} from step {RESUME_STEP}" in output, output[-4000:]
+    # rank 0 alone prints the recipe (once per attempt) and the result
+    assert (quiet.count("recipe auto:"), quiet.count("\ndone: ")) == (1, 1), quiet[-4000:]
+    assert (output.count("recipe auto:"), output.count("\ndone: ")) == (2, 1), output[-4000:]
     curve, reference = _curve(tmp_path / "faulty"), _curve(tmp_path / "undisturbed")
     steps = [row["step"] for row in curve]
     assert steps == list(range(3, 45, 3))  # each logged step once: the killed attempt's row 33 was cut

@@ -97,3 +97,42 @@ def test_rng_includes_the_cuda_generator_of_the_device():
     expected = torch.rand(2, device=device)
     rng.restore([state], 0, device)
     assert torch.equal(torch.rand(2, device=device), expected)
+
+
+def _checkpoint(run_dir, step):
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    for suffix in ("safetensors", "state.pt"):
+        (run_dir / "checkpoints" / f"step-{step:08d}.{suffix}").write_bytes(b"")
+
+
+def test_a_lost_peer_is_reported_by_the_survivor_with_what_happens_next(tmp_path, monkeypatch):
+    from simclip.cli.errors import report_error
+    from simclip.train.restart import PeerLostError, peer_loss_reported
+
+    _checkpoint(tmp_path, 32)
+    monkeypatch.setenv("TORCHELASTIC_MAX_RESTARTS", "1")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    gloo = RuntimeError("[gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:2987. This is "
+                        "typically caused by a remote worker crashing.")
+    with pytest.raises(PeerLostError) as lost, peer_loss_reported(DistInfo(rank=0, world_size=2), tmp_path):
+        raise gloo
+    assert str(lost.value) == ("rank 0: lost a peer process (rank 1 of 2); torchrun restarts the workers "
+                               "(restart 1 of 1) and the run resumes from its newest checkpoint (step 32)")
+    assert report_error(lost.value) == 2  # one line on the terminal, not an internal error
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")  # the last restart is spent
+    with pytest.raises(PeerLostError, match=r"rank 2: lost a peer process \(one of the other processes of 4\); "
+                                            r"torchrun has no restarts left .* --resume"):
+        with peer_loss_reported(DistInfo(rank=2, world_size=4), tmp_path):
+            raise gloo
+
+
+def test_other_errors_pass_through_unchanged(tmp_path):
+    from simclip.train.errors import TrainingError
+    from simclip.train.restart import peer_loss_reported
+
+    for info, err in ((DistInfo(rank=0, world_size=2), RuntimeError("CUDA out of memory")),
+                      (DistInfo(rank=0, world_size=2), TrainingError("loss was not finite; broken pipe")),
+                      (DistInfo(), RuntimeError("Connection closed by peer"))):  # one process has no peers
+        with pytest.raises(type(err)) as raised, peer_loss_reported(info, tmp_path):
+            raise err
+        assert raised.value is err

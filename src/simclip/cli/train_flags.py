@@ -122,8 +122,17 @@ def new_run_config(method: str, args: argparse.Namespace, method_flags: dict[str
 
         values = init_values(method, args.init_from, values)
     cfg, recipe, profile, dataset = resolve_config(method, values)
-    print(describe(cfg, recipe, profile, values), file=sys.stderr if args.json else sys.stdout, flush=True)
+    if _prints():
+        print(describe(cfg, recipe, profile, values), file=sys.stderr if args.json else sys.stdout, flush=True)
     return cfg, dataset
+
+
+def _prints() -> bool:
+    """Whether this process prints the recipe and the result: under torchrun, rank 0 alone (the
+    other ranks train the same run and would repeat them)."""
+    from simclip.train.distributed import launched_rank
+
+    return launched_rank() == 0
 
 
 def resume_config(args: argparse.Namespace, method: str):
@@ -155,6 +164,9 @@ def resume_config(args: argparse.Namespace, method: str):
 
 
 def print_result(result: dict, out: str, as_json: bool) -> None:
+    """The final metrics of a run, as a table or JSON (by rank 0 alone under torchrun)."""
+    if not _prints():
+        return
     if as_json:
         print(json.dumps(result, indent=2))
         return

@@ -28,6 +28,15 @@ class DistInfo:
         return self.world_size > 1
 
 
+def launched_rank() -> int:
+    """This process's rank as torchrun numbers it (``RANK``), known before the process group is
+    joined; 0 for a single process."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def setup(device: str = "cpu") -> DistInfo:
     """Join the process group that ``torchrun`` describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
     ``MASTER_ADDR``/``MASTER_PORT``): NCCL for CUDA, gloo for CPU. A plain single process — no

@@ -36,7 +36,7 @@ from simclip.train.errors import TrainingError
 from simclip.train.logger import RunLogger, read_metrics
 from simclip.train.optim import build_optimizer
 from simclip.train.progress import Progress
-from simclip.train.restart import resumes_after_restart, start_together
+from simclip.train.restart import peer_loss_reported, resumes_after_restart, start_together
 from simclip.train.run_dir import claim_for_new_run, write_config
 from simclip.train.schedule import warmup_cosine
 from simclip.train.step import Objective, forward_backward
@@ -88,17 +88,18 @@ def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], datas
     if cfg.keep_freed_memory:
         keep_freed_memory()
     info = dist_.setup(cfg.device)
-    resume = resume or resumes_after_restart(cfg, info)
-    spe = check_before_work(cfg, dataset, info)
-    run = _prepare(cfg, model, objective, info, resume)
-    state = _start_state(run, resume)
-    start_together(run.run_dir, state.step, info, resume)
-    run.dataset, run.first_step = dataset, state.step
-    # however the run ends, its trackers are closed (marked failed by an error), their files complete
-    with RunLogger(run.run_dir, info.is_main, cfg.loggers, params=cfg.to_dict(),
-                   resume_step=state.step if resume else None) as logger:
-        return _train_steps(run, state, cfg.epochs * spe, logger,
-                            None if evaluate is None else lambda: evaluate(model))
+    with peer_loss_reported(info, Path(cfg.out)):  # a process lost under torchrun: one line saying so
+        resume = resume or resumes_after_restart(cfg, info)
+        spe = check_before_work(cfg, dataset, info)
+        run = _prepare(cfg, model, objective, info, resume)
+        state = _start_state(run, resume)
+        start_together(run.run_dir, state.step, info, resume)
+        run.dataset, run.first_step = dataset, state.step
+        # however the run ends, its trackers are closed (marked failed by an error), their files complete
+        with RunLogger(run.run_dir, info.is_main, cfg.loggers, params=cfg.to_dict(),
+                       resume_step=state.step if resume else None) as logger:
+            return _train_steps(run, state, cfg.epochs * spe, logger,
+                                None if evaluate is None else lambda: evaluate(model))
 
 
 def _train_steps(run: _Run, state: LoopState, total: int, logger: RunLogger,
