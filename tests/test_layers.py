@@ -15,7 +15,8 @@ The layers, bottom to top, as the code has them:
    schedule).
 6. ``recipes`` (a run assembled from its config: data, augmentations, models, CLIP, evaluators,
    the trainer); ``pairs`` (towers per modality, the paired model, its runs and evaluation).
-7. ``plots``, ``serve``, ``export``: uses of trained models.
+7. ``plots``, ``serve``, ``export``, ``generate`` (a generator steered by a CLIP model): uses of
+   trained models.
 8. ``attacks`` (draws with ``plots``), ``video`` (indexes with ``serve``).
 9. ``cli`` and ``__main__`` (``python -m simclip``). The argparse front-ends that live beside their
    package (``<package>.commands``) are part of this layer: the command line registers them and
@@ -37,7 +38,7 @@ LAYERS = [
     {"train"},
     {"eval"},
     {"recipes", "pairs"},
-    {"plots", "serve", "export"},
+    {"plots", "serve", "export", "generate"},
     {"attacks", "video"},
     {"cli", "__main__"},
 ]

@@ -21,7 +21,7 @@ from simclip.errors import MissingDependencyError
 
 COMMANDS = ("simclip.cli.simclr", "simclip.cli.clip", "simclip.cli.recipes", "simclip.cli.models",
             "simclip.cli.evaluate", "simclip.cli.zeroshot", "simclip.cli.retrieve", "simclip.cli.augment",
-            "simclip.cli.data", "simclip.cli.demo", "simclip.cli.pair")
+            "simclip.cli.data", "simclip.cli.demo", "simclip.cli.pair", "simclip.cli.generate")
 # (module, extra that provides its dependencies, command names it registers)
 OPTIONAL = (("simclip.serve.commands", "serve", ("index", "serve")),
             ("simclip.attacks.commands", "all", ("attack",)),

@@ -1,0 +1,129 @@
+"""``simclip generator train`` and ``simclip edit``: a small generator, steered by CLIP (StyleCLIP)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from simclip.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generator", help="train a small image generator (a VAE) for 'simclip edit'")
+    sp = p.add_subparsers(dest="generator_command", metavar="SUBCOMMAND", required=True)
+    t = sp.add_parser("train", help="train a generator on a dataset",
+                      description="Train a convolutional VAE whose decoder is the generator that "
+                                  "'simclip edit' steers. Example: simclip generator train --data "
+                                  "shapes --epochs 20 --out runs/g (a few minutes on a CPU).")
+    t.add_argument("--data", default="shapes", help="dataset spec (default shapes); its train split")
+    t.add_argument("--out", default="runs/generator", help="run folder (default runs/generator)")
+    t.add_argument("--overwrite", action="store_true", help="replace a generator run already in --out")
+    t.add_argument("--image-size", type=int, default=None,
+                   help="square side, a power of two (default: the data's, rounded up to one)")
+    t.add_argument("--latent-dim", type=int, default=16, help="latent channels (16)")
+    t.add_argument("--width", type=int, default=128, help="channels of the decoder's 4x4 map (128)")
+    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1: a plain VAE)")
+    t.add_argument("--epochs", type=int, default=30, help="passes over the data (30)")
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed (2e-3)")
+    t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop after the first epoch that ends past this many seconds")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("edit", help="edit a generated image with a text prompt (StyleCLIP)",
+                       description="StyleCLIP (Patashnik et al. 2021) on a 'simclip generator train' "
+                                   "run, judged by a CLIP run: latent optimisation (CLIP distance to "
+                                   "--text plus an L2 pull to the start latent, Eq. 1) and/or the "
+                                   "global direction from --neutral to --text. Writes before_after.png, "
+                                   "one strength grid per method and result.json into --out.")
+    e.add_argument("--generator", required=True, metavar="RUN", help="a 'simclip generator train' folder")
+    e.add_argument("--clip", required=True, metavar="RUN|CHECKPOINT", help="a CLIP run folder or weights")
+    e.add_argument("--text", required=True, help='what the edited image should show, e.g. "a blue star"')
+    start = e.add_mutually_exclusive_group(required=True)
+    start.add_argument("--image", help="edit this image (encoded by the generator's encoder)")
+    start.add_argument("--seed", type=int, help="edit the image of the latent drawn under this seed")
+    e.add_argument("--neutral", default=None,
+                   help='the global direction starts from this text, e.g. "a red star" (needed by '
+                        "--method global and both)")
+    e.add_argument("--method", choices=("latent", "global", "both"), default=None,
+                   help="default: both when --neutral is given, else latent")
+    e.add_argument("--steps", type=int, default=100, help="latent optimisation: Adam steps (100)")
+    e.add_argument("--lr", type=float, default=0.1, help="latent optimisation: learning rate (0.1)")
+    e.add_argument("--l2-weight", type=float, default=0.02,
+                   help="latent optimisation: weight of ||z - z_start||^2 (the paper's lambda_L2; 0.02)")
+    e.add_argument("--strength", type=float, default=3.0, help="global direction: alpha (3)")
+    e.add_argument("--threshold", type=float, default=0.1,
+                   help="global direction: beta, the least relevance a latent channel needs (0.1)")
+    e.add_argument("--samples", type=int, default=256,
+                   help="global direction: latents on which each channel's effect is measured (256)")
+    e.add_argument("--grid", default="0,1,2,3,4,5", metavar="A,B,...",
+                   help="strengths of the grid figure (global: alpha; latent: multiples of the step "
+                        "found); default 0,1,2,3,4,5")
+    e.add_argument("--out", default="edits", help="folder for the figures and result.json (edits)")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--json", action="store_true", help="print result.json")
+    e.set_defaults(func=_edit)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch.nn.functional as F
+
+    from simclip.data import images_in_memory, load_dataset
+    from simclip.generate.checkpoint import CONFIG_FILE
+    from simclip.generate.config import GeneratorConfig, GeneratorTrainConfig
+    from simclip.generate.train import train_generator
+
+    if (Path(args.out) / CONFIG_FILE).exists() and not args.overwrite:
+        raise UsageError(f"--out {args.out} already holds a generator run; pass --overwrite to replace it")
+    data = images_in_memory(load_dataset(args.data, split="train"))
+    images = data.images
+    size = args.image_size or 1 << (max(16, images.shape[-1]) - 1).bit_length()
+    if images.shape[-2:] != (size, size):
+        images = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True,
+                               align_corners=False).round().clamp(0, 255).byte()
+    cfg = GeneratorTrainConfig(
+        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        beta=args.beta, seed=args.seed, time_budget=args.time_budget,
+        generator=GeneratorConfig(latent_dim=args.latent_dim, image_size=size, channels=images.shape[1],
+                                  width=args.width))
+    _, metrics = train_generator(cfg, images, log=None if args.json else print)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"done: {metrics['step']} steps, {metrics['seconds']:.0f} s, mse {metrics['mse']:.5f} -> {args.out}")
+    return 0
+
+
+def _strengths(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--grid must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise UsageError("--grid needs at least one strength")
+    return values
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from simclip.generate.run import EditRequest, run_edit
+
+    method = args.method or ("both" if args.neutral else "latent")
+    if method != "latent" and not args.neutral:
+        raise UsageError(f"--method {method} needs --neutral TEXT (the global direction goes from it to --text)")
+    request = EditRequest(generator=args.generator, clip=args.clip, text=args.text, neutral=args.neutral,
+                          method=method, image=args.image, seed=args.seed, steps=args.steps, lr=args.lr,
+                          l2_weight=args.l2_weight, strength=args.strength, threshold=args.threshold,
+                          samples=args.samples, grid=_strengths(args.grid), out=args.out, device=args.device)
+    result = run_edit(request)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for name, r in result["methods"].items():
+        print(f"{name:<7} D_CLIP {r['distance_before']:.3f} -> {r['distance_after']:.3f}  "
+              f"({r['steps']} steps, {r['seconds']:.2f} s)")
+    for figure in result["figures"]:
+        print(f"figure -> {figure}")
+    return 0

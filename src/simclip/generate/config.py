@@ -1,0 +1,139 @@
+"""Typed configs of the generator, its training and the two CLIP-guided edits (StyleCLIP).
+
+Each config is validated once, in ``__post_init__``, with a :class:`ConfigError` naming the field;
+``from_dict`` rejects unknown fields, so a saved ``config.json`` replays exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+from simclip.errors import SimclipError
+
+
+class ConfigError(SimclipError, ValueError):
+    """A generator or edit setting is out of range; the message names the field."""
+
+
+_C = TypeVar("_C")
+
+
+def _check(owner: str, name: str, value: Any, *, minimum: float = 0, positive: bool = True,
+           kind: type = float) -> None:
+    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if not ok or value < minimum or (positive and value <= 0):
+        need = "> 0" if positive else f">= {minimum}"
+        raise ConfigError(f"{owner}.{name} must be {'an int' if kind is int else 'a number'} {need}, "
+                          f"got {value!r}")
+
+
+def _from_dict(cls: type[_C], d: dict[str, Any], owner: str) -> _C:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{owner} must be a JSON object of fields, got {type(d).__name__}")
+    unknown = set(d) - {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    if unknown:
+        raise ConfigError(f"unknown {owner} field(s): {', '.join(sorted(unknown))}")
+    return cls(**d)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """A VAE (Kingma & Welling 2014) whose decoder is the generator ``G: z -> image``.
+
+    ``image_size`` is a power of two >= 16: the decoder doubles a 4x4 map ``log2(S) - 2`` times, with
+    ``width`` channels at the 4x4 map halving at each doubling (at least 16). The encoder mirrors it
+    and gives the start latent of an edit of a given image (as e4e does for StyleGAN).
+    """
+
+    latent_dim: int = 16
+    image_size: int = 32
+    channels: int = 3
+    width: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "width"):
+            _check("generator", name, getattr(self, name), kind=int)
+        size = self.image_size
+        if not isinstance(size, int) or size < 16 or size & (size - 1):
+            raise ConfigError(f"generator.image_size must be a power of two >= 16, got {size!r}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"generator.channels must be 1 or 3, got {self.channels!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        return _from_dict(cls, d, "generator")
+
+
+@dataclass(frozen=True)
+class GeneratorTrainConfig:
+    """How the generator is trained: Adam on the negative ELBO, with the KL term weighted by ``beta``
+    (beta-VAE, Higgins et al. 2017: above 1 it trades reconstruction for a smoother latent)."""
+
+    data: str = "shapes"
+    out: str = "runs/generator"
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 2e-3
+    beta: float = 1.0
+    seed: int = 0
+    time_budget: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.generator, dict):
+            object.__setattr__(self, "generator", GeneratorConfig.from_dict(self.generator))
+        _check("train", "epochs", self.epochs, kind=int)
+        _check("train", "batch_size", self.batch_size, kind=int)
+        _check("train", "lr", self.lr)
+        _check("train", "beta", self.beta, positive=False)
+        _check("train", "seed", self.seed, kind=int, positive=False)
+        if self.time_budget is not None:
+            _check("train", "time_budget", self.time_budget)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GeneratorTrainConfig:
+        return _from_dict(cls, d, "generator train config")
+
+
+@dataclass(frozen=True)
+class LatentEditConfig:
+    """StyleCLIP's latent optimisation (Patashnik et al. 2021, Eq. 1, without the identity term):
+    ``argmin_z D_CLIP(G(z), t) + l2_weight * ||z - z_start||^2``, by Adam for ``steps`` steps."""
+
+    steps: int = 100
+    lr: float = 0.1
+    l2_weight: float = 0.02
+
+    def __post_init__(self) -> None:
+        _check("edit", "steps", self.steps, kind=int)
+        _check("edit", "lr", self.lr)
+        _check("edit", "l2_weight", self.l2_weight, positive=False)
+
+
+@dataclass(frozen=True)
+class DirectionConfig:
+    """StyleCLIP's global directions (Patashnik et al. 2021, Sec. 6) in the generator's latent.
+
+    Each latent channel's effect on CLIP's image embedding is measured once on ``samples`` latents
+    moved by +-``probe`` (in units of the channel's spread); an edit keeps the channels whose
+    relevance to the text direction reaches ``threshold`` (the paper's beta) and moves by
+    ``strength`` (the paper's alpha) along them.
+    """
+
+    samples: int = 256
+    probe: float = 1.0
+    threshold: float = 0.1
+    strength: float = 3.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check("directions", "samples", self.samples, kind=int)
+        _check("directions", "probe", self.probe)
+        _check("directions", "threshold", self.threshold, positive=False)
+        _check("directions", "seed", self.seed, kind=int, positive=False)
+        if not isinstance(self.strength, (int, float)) or isinstance(self.strength, bool):
+            raise ConfigError(f"directions.strength must be a number, got {self.strength!r}")

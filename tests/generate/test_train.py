@@ -1,0 +1,73 @@
+"""Generator training lowers the VAE loss, saves a run that reloads to the same function, and
+names the field of a bad setting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from simclip.data.shapes import render_shapes
+from simclip.generate import (ConfigError, Generator, GeneratorConfig, GeneratorTrainConfig, load_generator,
+                              train_generator)
+from simclip.generate.train import vae_loss
+
+from .conftest import TINY_GENERATOR
+
+
+def test_training_lowers_the_loss_and_the_run_reloads(tmp_path):
+    images = render_shapes("train", n=128, seed=0, image_size=16).images
+    cfg = GeneratorTrainConfig(out=str(tmp_path / "g"), epochs=3, batch_size=32, generator=TINY_GENERATOR)
+    model, metrics = train_generator(cfg, images, log=None)
+    history = [json.loads(line) for line in (tmp_path / "g" / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2, 3] and metrics == history[-1]
+    assert history[-1]["loss"] < history[0]["loss"]
+    loaded = load_generator(tmp_path / "g")
+    z = torch.randn(4, TINY_GENERATOR.latent_dim)
+    torch.testing.assert_close(loaded.decode(z), model.decode(z), atol=0, rtol=0)
+
+
+def test_vae_loss_matches_its_definition():
+    x, r = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    mean, log_var = torch.randn(2, 5), torch.randn(2, 5)
+    loss, rec, kl = vae_loss(x, r, mean, log_var, beta=2.0)
+    want_rec = sum(float(((x[i] - r[i]) ** 2).sum()) / 0.02 for i in range(2)) / 2
+    want_kl = sum(float(0.5 * (mean[i] ** 2 + log_var[i].exp() - 1 - log_var[i]).sum()) for i in range(2)) / 2
+    assert float(rec) == pytest.approx(want_rec, rel=1e-5) and float(kl) == pytest.approx(want_kl, rel=1e-5)
+    assert float(loss) == pytest.approx(want_rec + 2 * want_kl, rel=1e-5)
+
+
+def test_encode_and_decode_check_shapes():
+    model = Generator(TINY_GENERATOR)
+    with pytest.raises(ValueError, match=r"images must be \[B, 3, 16, 16\], got \(1, 3, 32, 32\)"):
+        model.encode(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"latents must be \[B, 4\]"):
+        model.decode(torch.zeros(1, 5))
+    assert torch.equal(model.sample_latents(2, seed=3), model.sample_latents(2, seed=3))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"image_size": 24}, "generator.image_size must be a power of two >= 16, got 24"),
+    ({"channels": 2}, "generator.channels must be 1 or 3, got 2"),
+    ({"latent_dim": 0}, "generator.latent_dim must be an int > 0, got 0"),
+])
+def test_bad_generator_settings_name_the_field(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        GeneratorConfig(**kwargs)
+
+
+def test_a_config_with_an_unknown_field_is_refused():
+    with pytest.raises(ConfigError, match="unknown generator train config field.s.: wdith"):
+        GeneratorTrainConfig.from_dict({"wdith": 3})
+
+
+def test_images_of_the_wrong_size_are_refused(tmp_path):
+    cfg = GeneratorTrainConfig(out=str(tmp_path / "g"), epochs=1, generator=TINY_GENERATOR)
+    with pytest.raises(ConfigError, match=r"has images \(3, 32, 32\)"):
+        train_generator(cfg, render_shapes("train", n=8, seed=0).images, log=None)
+
+
+def test_a_missing_run_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a generator run: config.json is missing"):
+        load_generator(tmp_path)
