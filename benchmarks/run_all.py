@@ -25,6 +25,7 @@ BENCHMARKS = {
     "reliability": ["reliability.py"],
     "shard_scale": ["shard_scale.py"],
     "pairs_world": ["pairs_world.py", "--seconds", "120"],
+    "input_pipeline": ["input_pipeline.py"],
 }
 
 

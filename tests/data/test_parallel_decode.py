@@ -1,13 +1,18 @@
-"""Decoding a folder in worker processes that write into shared memory gives exactly what decoding
-it in this process gives: the same pixels, files kept and reasons, hence the same batches."""
+"""Decoding in worker processes that hand pixels over through shared memory gives exactly what
+decoding in this process gives: a folder's pixels, files kept and reasons, hence its batches; a
+shard stream's batches."""
+import io
+import tarfile
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from simclip.data import ImageDecodeError, batches
+from simclip.data import ImageDecodeError, batches, load_dataset
 from simclip.data.folder import load_folder
 from simclip.data.parallel_decode import decode_squares, default_workers
+from simclip.data.shards.stream import plan_epoch, slot_batches
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +66,24 @@ def test_default_workers_leave_small_folders_to_this_process():
     assert default_workers(100_000) in (0, 2, 3, 4)
     with pytest.raises(ValueError, match="workers"):
         decode_squares([], 32, workers=-1)
+
+
+def test_shard_workers_hand_over_the_batches_their_slots_make_here(photos, tmp_path):
+    """DataLoader workers pass batches through shared memory (pinned with a GPU): what arrives is
+    what the same slots make in this process, reduced-size JPEG decoding included."""
+    jpegs = sorted(photos.rglob("[0-9]*.jpg"))  # not broken.jpg
+    for shard in range(2):
+        with tarfile.open(tmp_path / f"{shard:06d}.tar", "w") as tar:
+            for i, path in enumerate(jpegs[shard::2]):
+                for suffix, payload in (("jpg", path.read_bytes()), ("cls", path.parent.name[-1].encode())):
+                    member = tarfile.TarInfo(f"{shard}{i:05d}.{suffix}")
+                    member.size = len(payload)
+                    tar.addfile(member, io.BytesIO(payload))
+    data = load_dataset(f"wds:{tmp_path}?workers=2&shuffle_buffer=20", image_size=48)
+    got = list(batches(data, 8, seed=1))
+    slots = [iter(slot_batches(plan_epoch(data, 8, seed=1), w, 2)) for w in range(2)]
+    expected = [next(slots[j % 2]) for j in range(len(got))]
+    assert len(got) == 8
+    for (images, labels), (want_images, want_labels, _) in zip(got, expected, strict=True):
+        assert images.shape == (8, 3, 48, 48)
+        assert torch.equal(images, want_images) and torch.equal(labels, want_labels)
