@@ -99,18 +99,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def workers_ready(proc: subprocess.Popen, index: Path, workers: int) -> bool:
-    """True once ``workers`` processes have the index mapped (Linux); elsewhere, once one answers."""
-    if workers == 1 or not Path(f"/proc/{proc.pid}/task").exists():
+def workers_ready(port: int, workers: int) -> bool:
+    """True once ``workers`` sockets listen on ``port`` (Linux: each worker listens on its own); elsewhere,
+    once one answers. Connections made before the last worker listens would all stay with the others."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if workers == 1 or not tables[0].exists():
         return True
-    mapped = 0
-    for task in Path(f"/proc/{proc.pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                mapped += str(index / "index.faiss") in Path(f"/proc/{child}/maps").read_text()
-            except OSError:
-                continue
-    return mapped >= workers
+    listening = 0
+    for table in tables:
+        for line in table.read_text().splitlines()[1:] if table.exists() else []:
+            local, state = line.split()[1], line.split()[3]
+            listening += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return listening >= workers
 
 
 def start_server(index: Path, flags: str, checkpoint: str | None) -> tuple[subprocess.Popen, str]:
@@ -128,7 +128,7 @@ def start_server(index: Path, flags: str, checkpoint: str | None) -> tuple[subpr
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200 and workers_ready(proc, index, workers):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200 and workers_ready(port, workers):
                 return proc, base
         except httpx.HTTPError:
             pass

@@ -1,5 +1,6 @@
 """simclip serve as a running service: several worker processes on one loopback port, each with the
-index memory-mapped; the configuration checks that stop a bad start with one line."""
+index memory-mapped and a listening socket of its own; the configuration checks that stop a bad start
+with one line."""
 
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 
 from simclip.errors import UsageError
 from simclip.serve.service import ServiceConfig
+from simclip.serve.workers import reuseport_socket
 from tests.serve.test_metrics import sample
 
 ROOT = Path(__file__).parents[2]
@@ -29,6 +31,24 @@ def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on ``port`` (from /proc/net/tcp)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {row[9] for row in rows if row[3] == "0A" and int(row[1].rsplit(":", 1)[1], 16) == port}
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
     return found
 
 
@@ -59,6 +79,8 @@ def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
             except httpx.HTTPError:
                 ready = False
             workers = [c for c in children(proc.pid) if maps_file(c, "index.faiss")] if ready else []
+            if len(listening_inodes(port)) < 2:
+                workers = []  # a worker that has mapped the index may not listen yet
         statuses = [httpx.get(f"{base}/api/search", params={"q": f"shape {i}", "k": 3}, timeout=30).status_code
                     for i in range(12)]
         assert statuses == [200] * 12
@@ -67,6 +89,9 @@ def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
         assert sample(text, "simclip_requests_total", route="/api/search", method="GET", status="200") == 12
         assert sample(text, "simclip_index_vectors") == 36
         assert len(workers) == 2
+        # each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads connections
+        listening = listening_inodes(port)
+        assert len(listening) == 2 and all(len(socket_inodes(w) & listening) == 1 for w in workers)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -74,6 +99,19 @@ def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_a_port_in_use_is_named_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=f"cannot listen on 127.0.0.1:{port}"):
+            reuseport_socket("127.0.0.1", port)
+    first = reuseport_socket("127.0.0.1", 0)
+    second = reuseport_socket("127.0.0.1", first.getsockname()[1])  # the workers' sockets share the port
+    first.close()
+    second.close()
 
 
 @pytest.mark.parametrize("field, value, flag", [

@@ -1,8 +1,9 @@
 """Running the service: what to serve (:class:`ServiceConfig`), the embedder it needs, and one or
 several worker processes behind one port.
 
-With ``workers > 1`` uvicorn's supervisor binds the port once and starts ``workers`` processes that
-share the listening socket; each builds its app from the configuration handed down in the environment
+With ``workers > 1``, :func:`simclip.serve.workers.run_workers` starts ``workers`` processes, each
+listening on the port with its own ``SO_REUSEPORT`` socket (the kernel spreads connections evenly);
+each builds its app from the configuration handed down in the environment
 (:func:`app_from_env`), loading the model itself and opening the index memory-mapped, read-only: the
 vectors sit once in the page cache however many workers search them. With ``backend="onnx"`` the
 graphs are exported and checked once, before any worker starts, and every worker loads those files.
@@ -176,8 +177,13 @@ def run_service(config: ServiceConfig) -> None:
                 if close is not None:
                     close()
             return
+        from simclip.serve.workers import run_workers
+
         del clip  # each worker loads its own copy
         config.metrics_dir = str(Path(tmp) / "metrics")
         Path(config.metrics_dir).mkdir()
         os.environ[ENV_VAR] = json.dumps(dataclasses.asdict(config))
-        uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=config.workers, **options)
+        # each worker on its own SO_REUSEPORT socket: uvicorn's shared socket let one worker take most
+        # keep-alive connections (see simclip.serve.workers)
+        run_workers(f"{__name__}:app_from_env", config.workers, config.host, config.port,
+                    {key: value for key, value in options.items() if key not in ("host", "port")})
