@@ -3,11 +3,12 @@ one latent direction that edits any image, with no optimisation per image.
 
 1. The text direction ``dt = normalise(E_T(target) - E_T(neutral))``.
 2. Once per generator and CLIP model: each latent channel ``c``'s effect on CLIP's image embedding,
-   ``di_c = normalise(mean_z [E_I(G(z + p e_c)) - E_I(G(z - p e_c))])`` over ``samples`` latents
-   ``z ~ N(0, I)``, ``p`` = ``probe``.
+   ``di_c = normalise(mean_z [E_I(G(z + p s_c e_c)) - E_I(G(z - p s_c e_c))])`` over ``samples``
+   latents ``z ~ N(0, I)`` (or given latents, e.g. encoded images), ``p`` = ``probe`` and ``s_c``
+   the channel's standard deviation over those latents (the paper probes by the channel's std).
 3. The relevance ``r_c = di_c . dt``; the direction keeps the channels with ``|r_c| >= threshold``
-   (beta), ``d_c = r_c``, scaled so that its largest entry is 1, and an edit is
-   ``z + strength * d`` (alpha).
+   (beta), ``d_c = s_c r_c / max |r|``, and an edit is ``z + strength * d`` (alpha, in channel
+   standard deviations).
 
 A VAE leaves some latent channels unused (its decoder ignores them); normalising their near-zero
 effect would give them a random direction and a random relevance, so channels whose raw effect is
@@ -37,22 +38,30 @@ class GlobalDirections:
     :meth:`direction` and :meth:`apply` for any text pair, in milliseconds."""
 
     def __init__(self, generator: Generator, guide: ClipGuide, cfg: DirectionConfig | None = None,
-                 batch_size: int = 256) -> None:
+                 latents: Tensor | None = None, batch_size: int = 256) -> None:
+        """``latents`` ``[N, D]``: where the channel effects are measured (default: ``cfg.samples``
+        draws from the prior, seeded by ``cfg.seed``). A VAE trained with a small KL weight puts its
+        images' latents off the prior; its encoded images are then the better place."""
         self.cfg = cfg or DirectionConfig()
         self.generator, self.guide = generator.eval(), guide
         begin = time.perf_counter()
-        self.effects, self.active = self._channel_effects(batch_size)
+        if latents is None:
+            latents = generator.sample_latents(self.cfg.samples, self.cfg.seed)
+        self.spread = latents.float().std(0)  # s_c, [D]
+        self.effects, self.active = self._channel_effects(latents.float(), batch_size)
         self.seconds_to_measure = time.perf_counter() - begin
 
     @torch.no_grad()
-    def _channel_effects(self, batch_size: int) -> tuple[Tensor, Tensor]:
+    def _channel_effects(self, z: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
         """Unit-norm effects ``[D, E]`` and whether each channel is active ``[D]`` (bool)."""
         dim = self.generator.config.latent_dim
-        z = self.generator.sample_latents(self.cfg.samples, self.cfg.seed)
-        raw = []
+        if z.ndim != 2 or z.shape[1] != dim or len(z) < 2:
+            raise ValueError(f"latents must be [N >= 2, {dim}], got {tuple(z.shape)}")
+        spread = z.std(0)
+        raw: list[Tensor] = []
         for c in range(dim):
             step = torch.zeros(dim)
-            step[c] = self.cfg.probe
+            step[c] = self.cfg.probe * spread[c]
             total = torch.zeros(())
             for chunk in z.split(batch_size):
                 plus = self.guide.image_features(self.generator.decode(chunk + step))
@@ -73,13 +82,13 @@ class GlobalDirections:
         return (self.effects @ self.text_direction(neutral, target)) * self.active
 
     def direction(self, neutral: str, target: str, threshold: float | None = None) -> Tensor:
-        """The latent direction ``[D]`` (largest entry 1; all zero when no channel reaches the
-        threshold)."""
+        """The latent direction ``[D]``: ``s_c r_c / max |r|`` on the channels that reach the
+        threshold, 0 elsewhere (all zero when none does)."""
         beta = self.cfg.threshold if threshold is None else threshold
         r = self.relevance(neutral, target)
         d = torch.where(r.abs() >= beta, r, torch.zeros_like(r))
         peak = d.abs().max()
-        return d / peak if peak > 0 else d
+        return d / peak * self.spread if peak > 0 else d
 
     @torch.no_grad()
     def apply(self, start: Tensor, neutral: str | Sequence[str], target: str | Sequence[str],
