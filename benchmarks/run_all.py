@@ -21,6 +21,7 @@ BENCHMARKS = {
     "clip_mnist": ["clip_mnist.py"],
     "index_search": ["index_search.py"],
     "service_load": ["service_load.py"],
+    "service_profile": ["service_profile.py"],
     "onnx_export": ["onnx_export.py"],
     "reliability": ["reliability.py"],
     "shard_scale": ["shard_scale.py"],
