@@ -4,9 +4,10 @@ uvicorn's own supervisor shares one listening socket among its workers, and a co
 whichever worker's event loop takes it first. Clients keep their connections open, so that choice
 lasts: on the 2-core machine of ``benchmarks/service_load.py``, 50 keep-alive clients ended up 46 on
 one worker and 4 on the other, and the busy worker's queue set the tail latency while the other
-idled. Here each worker binds its own socket to the same address with ``SO_REUSEPORT`` (Linux,
-the BSDs, macOS), and the kernel spreads new connections over the sockets by a hash of the
-connection's addresses, so each worker gets about its share whatever the event loops do.
+idled. Here each worker binds its own socket to the same address with ``SO_REUSEPORT``, and Linux
+spreads new connections over the sockets by a hash of the connection's addresses, so each worker gets
+about its share whatever the event loops do (50 clients: 27 and 23). Other systems that have the
+option let the sockets share the port but need not spread the connections.
 
 The parent binds the address once before starting anything (a port in use fails there, in one line),
 starts the workers (``multiprocessing`` spawn) and waits. A worker that dies after it has served for
