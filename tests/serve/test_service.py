@@ -128,3 +128,12 @@ def test_concurrency_follows_batching():
     assert ServiceConfig(index="i", max_batch=1).concurrency == 4
     assert ServiceConfig(index="i", max_batch=8, max_concurrency=3).concurrency == 3
     assert ServiceConfig(index="i", workers=2, threads=None).threads_per_worker >= 1
+
+
+def test_threads_per_worker_share_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # the machine's; the process may use 2 of them
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert ServiceConfig(index="i", workers=2).threads_per_worker == 1
+    assert ServiceConfig(index="i", workers=1).threads_per_worker == 2
+    assert ServiceConfig(index="i", workers=4).threads_per_worker == 1
+    assert ServiceConfig(index="i", workers=2, threads=3).threads_per_worker == 3

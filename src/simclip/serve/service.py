@@ -37,8 +37,8 @@ class ServiceConfig:
     Model source: exactly one of ``checkpoint``, ``run``, ``model``. ``max_batch``: most items in one
     batched forward pass (see :mod:`simclip.serve.batcher`); 1 turns request batching off, and then up
     to ``max_concurrency`` requests run the model side by side. ``threads``: intra-op threads of each
-    worker's model, PyTorch's and ONNX Runtime's (``None``: the CPU count divided by ``workers``, so
-    the workers together use each core once). ``max_concurrency`` ``None``: 4 requests in the model at
+    worker's model, PyTorch's and ONNX Runtime's (``None``: the usable cores divided by ``workers``,
+    so the workers together use each core once). ``max_concurrency`` ``None``: 4 requests in the model at
     once, or ``max_batch`` with batching (a batch can only fill from requests that are let in together).
     """
 
@@ -87,7 +87,16 @@ class ServiceConfig:
 
     @property
     def threads_per_worker(self) -> int:
-        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+        return self.threads or max(1, usable_cpus() // self.workers)
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity, e.g. a container's ``--cpuset-cpus``), which
+    ``os.cpu_count`` overstates when the machine has more."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def index_embedder(index: str | Path, checkpoint: str | None = None, run: str | None = None,
