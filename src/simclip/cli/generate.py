@@ -15,16 +15,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sp.add_parser("train", help="train a generator on a dataset",
                       description="Train a convolutional VAE whose decoder is the generator that "
                                   "'simclip edit' steers. Example: simclip generator train --data "
-                                  "shapes --epochs 20 --out runs/g (a few minutes on a CPU).")
+                                  "shapes --out runs/g (a few minutes on a CPU).")
     t.add_argument("--data", default="shapes", help="dataset spec (default shapes); its train split")
     t.add_argument("--out", default="runs/generator", help="run folder (default runs/generator)")
     t.add_argument("--overwrite", action="store_true", help="replace a generator run already in --out")
     t.add_argument("--image-size", type=int, default=None,
                    help="square side, a power of two (default: the data's, rounded up to one)")
-    t.add_argument("--latent-dim", type=int, default=16, help="latent channels (16)")
-    t.add_argument("--width", type=int, default=128, help="channels of the decoder's 4x4 map (128)")
-    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1: a plain VAE)")
-    t.add_argument("--epochs", type=int, default=30, help="passes over the data (30)")
+    t.add_argument("--latent-dim", type=int, default=24, help="latent channels (24)")
+    t.add_argument("--width", type=int, default=96, help="channels of the decoder's 4x4 map (96)")
+    t.add_argument("--beta", type=float, default=0.05,
+                   help="weight of the KL term (0.05; 1 is a plain VAE, smoother and blurrier)")
+    t.add_argument("--epochs", type=int, default=16, help="passes over the data (16)")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed (2e-3)")
     t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",

@@ -47,6 +47,9 @@ class GlobalDirections:
         begin = time.perf_counter()
         if latents is None:
             latents = generator.sample_latents(self.cfg.samples, self.cfg.seed)
+        dim = generator.config.latent_dim
+        if latents.ndim != 2 or latents.shape[1] != dim or len(latents) < 2:
+            raise ValueError(f"latents must be [N >= 2, {dim}], got {tuple(latents.shape)}")
         self.spread = latents.float().std(0)  # s_c, [D]
         self.effects, self.active = self._channel_effects(latents.float(), batch_size)
         self.seconds_to_measure = time.perf_counter() - begin
@@ -55,8 +58,6 @@ class GlobalDirections:
     def _channel_effects(self, z: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
         """Unit-norm effects ``[D, E]`` and whether each channel is active ``[D]`` (bool)."""
         dim = self.generator.config.latent_dim
-        if z.ndim != 2 or z.shape[1] != dim or len(z) < 2:
-            raise ValueError(f"latents must be [N >= 2, {dim}], got {tuple(z.shape)}")
         spread = z.std(0)
         raw: list[Tensor] = []
         for c in range(dim):
