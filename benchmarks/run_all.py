@@ -26,6 +26,7 @@ BENCHMARKS = {
     "reliability": ["reliability.py"],
     "shard_scale": ["shard_scale.py"],
     "pairs_world": ["pairs_world.py", "--seconds", "120"],
+    "video_world": ["video_world.py", "--seconds", "60"],
     "input_pipeline": ["input_pipeline.py"],
 }
 
