@@ -10,7 +10,7 @@ from simclip.cli import main
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
-    assert main(["data", "make-world", "--out", str(out), "--objects", "50", "--seed", "1"]) == 0
+    assert main(["data", "make-world", "--out", str(out), "--objects", "50", "--seed", "1", "--videos", "0"]) == 0
     return out / "pairs.csv"
 
 

@@ -19,7 +19,7 @@ N = 40
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return make_world(tmp_path_factory.mktemp("world"), N, seed=0)
+    return make_world(tmp_path_factory.mktemp("world"), N, seed=0, videos=0)
 
 
 def _copy(world, tmp_path):

@@ -16,7 +16,7 @@ MODALITIES = ["image", "audio", "depth", "points", "text"]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return make_world(tmp_path_factory.mktemp("world"), 60, seed=2)
+    return make_world(tmp_path_factory.mktemp("world"), 60, seed=2, videos=0)
 
 
 def _cfg(world, out, **overrides):
