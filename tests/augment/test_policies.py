@@ -241,3 +241,20 @@ def test_overwriting_inside_a_chain_gives_the_same_views_as_copying():
     for op in ops:
         one_by_one = op(one_by_one, generator=g)  # __call__ on a float input never overwrites
     torch.testing.assert_close(chained, one_by_one, rtol=0, atol=0)
+
+
+def test_running_in_chunks_gives_the_views_of_one_whole_batch_pass():
+    from simclip.augment import Cutout, GaussianNoise, RandomRotation
+
+    ops = [RandomResizedCrop(12), RandomRotation(p=0.5), RandomHorizontalFlip(0.5), ColorJitter(p=0.5),
+           RandomGrayscale(0.5), GaussianBlur(p=0.5), Cutout(p=0.5), GaussianNoise(p=0.5)]
+    images = uint8_images(10, 3, 16)
+    whole = Compose(ops, chunk=None)(images, generator=seeded(17))
+    for chunk in (1, 3, 16):
+        chunked = Compose(ops, chunk=chunk)(images, generator=seeded(17))
+        torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
+    floats = images.float() / 255
+    torch.testing.assert_close(Compose(ops, chunk=4)(floats, generator=seeded(18)),
+                               Compose(ops, chunk=None)(floats, generator=seeded(18)), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="chunk"):
+        Compose(ops, chunk=0)

@@ -55,8 +55,21 @@ class RandomOp:
         self.check_input(x)
         if x.shape[0] == 0:
             return x.new_empty(0, x.shape[1], *self.output_size(x.shape[2], x.shape[3]))
-        gate = bernoulli(x.shape[0], self.p, generator)
-        params = self.sample(x.shape, generator)
+        gate, params = self.draw(x.shape, generator)
+        return self.run(x, gate, params, overwrite=overwrite)
+
+    def draw(self, shape: torch.Size, generator: torch.Generator | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The random part of a call on a batch of ``shape``: the ``bool`` CPU gate ``Tensor[B]``,
+        then the parameters of :meth:`sample`, in that order from ``generator``."""
+        gate = bernoulli(shape[0], self.p, generator)
+        return gate, self.sample(shape, generator)
+
+    def run(self, x: Tensor, gate: Tensor, params: dict[str, Tensor], overwrite: bool = False) -> Tensor:
+        """The deterministic part: transform the gated rows of ``x`` with their parameter rows.
+
+        ``gate`` and every tensor of ``params`` (from :meth:`draw`) have leading dim ``x.shape[0]``,
+        so a caller may run a drawn batch in slices of samples. Returns as :meth:`transform`.
+        """
 
         def apply_rows(x_sub: Tensor, index: Tensor) -> Tensor:
             everyone = index.numel() == x.shape[0]

@@ -27,6 +27,9 @@ class Compose:
         ops: callables ``op(x, generator=g) -> Tensor``, e.g. :class:`RandomOp` instances.
         size: output ``(height, width)`` or side; ``None`` keeps what the ops produce.
         channels: if set, the number of channels the input must have.
+        chunk: samples run through the chain together on the CPU when every op is a
+            :class:`RandomOp` (their parameters are drawn for the whole batch first, so the
+            views do not depend on it); ``None`` runs each op over the whole batch.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class Compose:
         ops: Iterable[BatchOp],
         size: int | Sequence[int] | None = None,
         channels: int | None = None,
+        chunk: int | None = 16,
     ) -> None:
         self.ops = tuple(ops)
         for i, op in enumerate(self.ops):
@@ -43,6 +47,9 @@ class Compose:
         if channels is not None and (not isinstance(channels, int) or channels < 1):
             raise ValueError(f"channels must be None or a positive int, got {channels!r}")
         self.channels = channels
+        if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
+            raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
+        self.chunk = chunk
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment a batch.
@@ -56,13 +63,12 @@ class Compose:
             ``(S_h, S_w)`` is ``size`` if set, else the size the ops produce.
         """
         check_generator(generator)
+        if self.chunk is not None and len(self.ops) > 0 and all(isinstance(op, RandomOp) for op in self.ops):
+            if isinstance(x, Tensor) and x.ndim == 4 and x.shape[0] > 0:
+                return self._in_chunks(x, generator)
         given = x
         x = as_float_batch(x)
-        if self.channels is not None and x.shape[1] != self.channels:
-            raise ValueError(
-                f"this policy expects images with {self.channels} channel(s), got x of shape "
-                f"{tuple(x.shape)}"
-            )
+        self._check_channels(x.shape)
         # Once x is a tensor made here (converted, or returned new by an op), ops may overwrite
         # it instead of copying; the caller's tensor and outputs of plain callables are not.
         owned = x is not given
@@ -74,10 +80,54 @@ class Compose:
                 out = op(x, generator=generator)
                 owned = False
             x = out
+        return self._resized(x).contiguous()
+
+    def _check_channels(self, shape: Sequence[int]) -> None:
+        if self.channels is not None and shape[1] != self.channels:
+            raise ValueError(
+                f"this policy expects images with {self.channels} channel(s), got x of shape {tuple(shape)}"
+            )
+
+    def _resized(self, x: Tensor) -> Tensor:
         if self.size is not None and tuple(x.shape[-2:]) != self.size:
             x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
             x = x.clamp_(0.0, 1.0)
-        return x.contiguous()
+        return x
+
+    def _in_chunks(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        """The chain of :class:`RandomOp` s with every parameter drawn first, in the order a
+        whole-batch pass draws them, then run ``chunk`` samples at a time on the CPU (all at once
+        elsewhere). Every op treats each sample on its own, so the views are those of one pass;
+        a slice of a few samples stays in the CPU's caches through the chain, where a pass of
+        each op over the whole float batch streams it through memory."""
+        source = x if x.dtype == torch.uint8 else as_float_batch(x)
+        as_float_batch(source[:0])  # the shape checks, for uint8 too
+        self._check_channels(x.shape)
+        shape = torch.Size(x.shape)
+        drawn = []
+        for op in self.ops:
+            assert isinstance(op, RandomOp)
+            op.check_input(torch.empty(shape, device="meta"))
+            drawn.append(op.draw(shape, generator))
+            shape = torch.Size((shape[0], shape[1], *op.output_size(shape[2], shape[3])))
+        b = x.shape[0]
+        step = b if x.device.type != "cpu" or self.chunk is None else self.chunk
+        out: Tensor | None = None
+        for start in range(0, b, step):
+            rows = slice(start, start + step)
+            y = as_float_batch(source[rows])
+            owned = y is not x[rows] and source.dtype == torch.uint8
+            for op, (gate, params) in zip(self.ops, drawn):
+                assert isinstance(op, RandomOp)
+                z = op.run(y, gate[rows], {k: v[rows] for k, v in params.items()}, overwrite=owned)
+                owned = owned or z is not y
+                y = z
+            y = self._resized(y)
+            if out is None:
+                out = y.new_empty(b, *y.shape[1:])
+            out[rows] = y
+        assert out is not None
+        return out
 
     def __len__(self) -> int:
         return len(self.ops)

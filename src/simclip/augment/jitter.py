@@ -23,7 +23,7 @@ from simclip.augment.colour import (
     check_colour_channels,
     to_grayscale,
 )
-from simclip.augment.sampling import bernoulli, permutations, uniform
+from simclip.augment.sampling import permutations, uniform
 
 # The adjustments in their fixed order; each overwrites its input (a slice of the working batch).
 _ADJUSTMENTS: tuple[tuple[str, Callable[[Tensor, Tensor], Tensor]], ...] = (
@@ -100,12 +100,9 @@ class ColorJitter(RandomOp):
             params["order"] = permutations(b, len(_ADJUSTMENTS), generator)
         return params
 
-    def transform(self, x: Tensor, generator: torch.Generator | None, overwrite: bool = False) -> Tensor:
+    def run(self, x: Tensor, gate: Tensor, params: dict[str, Tensor], overwrite: bool = False) -> Tensor:
         # Overrides the base so that the p-gate joins the per-stage grouping below instead of
         # costing a gather and a scatter of its own.
-        self.check_input(x)
-        gate = bernoulli(x.shape[0], self.p, generator)
-        params = self.sample(x.shape, generator)
         if x.shape[0] == 0 or not bool(gate.any()):
             return x
         return self._run_stages(x, params, gate, out=x if overwrite else None)
