@@ -65,7 +65,7 @@ def read_clip(path: str | Path, size: int, frames: int, audio: bool = False) -> 
                 raise VideoDecodeError(f"{path} is truncated: its container declares {declared} frames, "
                                        f"{decoded} decode")
             samples, rate = _read_audio(container, path) if audio else (None, 0)
-        if decoded != declared:  # no count declared, or a few frames fewer: sample the ones there are
+        if decoded != declared:  # no count declared, or a few frames more or fewer: sample those there are
             with av.open(str(path)) as container:
                 kept = _decode(container, path, size, set(even_indices(decoded, frames).tolist()))[1]
     except av.FFmpegError as err:
