@@ -128,15 +128,22 @@ class ColorJitter(RandomOp):
         # Sort key per adjustment; n groups the samples that stay unchanged at a stage.
         keys = [k if getattr(self, name) > 0 else n for k, (name, _) in enumerate(_ADJUSTMENTS)]
         key_of = torch.tensor([*keys, n])
-        y, rows = x, torch.arange(b)  # y's row i holds input sample rows[i]
+        # y's row i holds input sample rows[i]. Gathers write into buffers made once per call and
+        # reused (a fresh batch-sized tensor costs more than the copy into it); owned says y may
+        # be adjusted in place, and spare holds buffers whose contents are no longer needed.
+        y, rows, owned = x, torch.arange(b), out is x
+        spare: list[Tensor] = []
         for stage in order.unbind(1):
             key = key_of[torch.where(selected, stage, n)]
             perm = torch.argsort(key, stable=True)
-            if y is x or not torch.equal(perm, rows):
+            if not owned or not torch.equal(perm, rows):
                 position = torch.empty_like(rows)
                 position[rows] = torch.arange(b)
-                y = y.index_select(0, position[perm].to(x.device))
-                rows = perm
+                target = spare.pop() if spare else torch.empty_like(x)
+                torch.index_select(y, 0, position[perm].to(x.device), out=target)
+                if owned:
+                    spare.append(y)
+                y, rows, owned = target, perm, True
             bounds = [0, *torch.bincount(key, minlength=n + 1).cumsum(0).tolist()]
             for k, (name, adjust) in enumerate(_ADJUSTMENTS):
                 if bounds[k + 1] > bounds[k]:
@@ -146,7 +153,8 @@ class ColorJitter(RandomOp):
             return y
         position = torch.empty_like(rows)
         position[rows] = torch.arange(b)
-        return torch.index_select(y, 0, position.to(x.device), out=out)
+        target = spare.pop() if spare else torch.empty_like(x)
+        return torch.index_select(y, 0, position.to(x.device), out=target)
 
     def repr_fields(self) -> dict[str, Any]:
         return {
