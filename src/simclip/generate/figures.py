@@ -21,7 +21,7 @@ def _show(ax, image: Tensor, title: str | None = None) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=7)
 
 
 def before_after_figure(before: Tensor, after: Tensor, texts: Sequence[str], path: str | Path,
@@ -44,7 +44,7 @@ def strength_grid_figure(grid: Tensor, strengths: Sequence[float], path: str | P
     """``grid`` ``[A, B, C, S, S]`` (``A`` strengths, ``B`` images): one row per image, one column
     per strength, labelled alpha."""
     n_strength, n_images = grid.shape[:2]
-    fig, axes = plt.subplots(n_images, n_strength, figsize=(1.2 * n_strength + 0.4, 1.25 * n_images + 0.6),
+    fig, axes = plt.subplots(n_images, n_strength, figsize=(1.2 * n_strength + 1.0, 1.25 * n_images + 0.6),
                              squeeze=False)
     for j in range(n_images):
         for a in range(n_strength):
