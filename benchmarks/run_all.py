@@ -28,6 +28,7 @@ BENCHMARKS = {
     "pairs_world": ["pairs_world.py", "--seconds", "120"],
     "video_world": ["video_world.py", "--seconds", "60"],
     "input_pipeline": ["input_pipeline.py"],
+    "styleclip_edits": ["styleclip_edits.py"],
 }
 
 
