@@ -130,6 +130,17 @@ def test_jitter_in_fixed_order_matches_reference(rgb_batch):
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
 
 
+def test_jitter_per_sample_and_grouped_stages_give_the_same_values(rgb_batch):
+    # The CPU adjusts sample by sample; accelerators regroup the batch at every stage.
+    for jitter in (ColorJitter(p=0.5), ColorJitter(contrast=0.0, hue=0.1, p=0.7)):
+        gate, params = jitter.draw(rgb_batch.shape, seeded(9))
+        assert 0 < int(gate.sum()) < len(gate)
+        per_sample = jitter.run(rgb_batch, gate, params)
+        grouped = jitter._run_stages(rgb_batch, params, gate)
+        torch.testing.assert_close(per_sample, grouped, rtol=0, atol=0)
+        assert not torch.equal(per_sample, rgb_batch)
+
+
 def test_jitter_factors_lie_in_their_ranges():
     params = ColorJitter.from_strength(0.5).sample(torch.Size([4000, 3, 1, 1]), seeded(6))
     for name in ("brightness", "contrast", "saturation"):

@@ -105,7 +105,28 @@ class ColorJitter(RandomOp):
         # costing a gather and a scatter of its own.
         if x.shape[0] == 0 or not bool(gate.any()):
             return x
+        if x.device.type == "cpu":
+            return self._run_per_sample(x if overwrite else x.clone(), params, gate)
         return self._run_stages(x, params, gate, out=x if overwrite else None)
+
+    def _run_per_sample(self, y: Tensor, params: dict[str, Tensor], selected: Tensor) -> Tensor:
+        """Adjust the ``selected`` rows of ``y`` in place, each sample's adjustments in its order.
+
+        The CPU's way: one image (600 KB at 224 px) stays in cache through its four adjustments,
+        with no gathers; about 40 small calls per image cost less than regrouping the batch at
+        every stage. An accelerator takes :meth:`_run_stages` (a few large calls). Both give the
+        same values.
+        """
+        b, n = y.shape[0], len(_ADJUSTMENTS)
+        order = params.get("order", torch.arange(n).expand(b, -1)).tolist()
+        active = [getattr(self, name) > 0 for name, _ in _ADJUSTMENTS]
+        for i in selected.nonzero().squeeze(1).tolist():
+            row = y[i : i + 1]
+            for k in order[i]:
+                if active[k]:
+                    name, adjust = _ADJUSTMENTS[k]
+                    adjust(row, params[name][i : i + 1])
+        return y
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         cpu_params = {k: v.cpu() for k, v in params.items()}
