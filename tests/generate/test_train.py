@@ -26,6 +26,13 @@ def test_training_lowers_the_loss_and_the_run_reloads(tmp_path):
     loaded = load_generator(tmp_path / "g")
     z = torch.randn(4, TINY_GENERATOR.latent_dim)
     torch.testing.assert_close(loaded.decode(z), model.decode(z), atol=0, rtol=0)
+    with torch.no_grad():  # seeds draw from the training images' latent statistics, saved with the run
+        means = model.encode(images)[0]
+    torch.testing.assert_close(loaded.latent_mean, means.mean(0))
+    torch.testing.assert_close(loaded.latent_std, means.std(0))
+    torch.testing.assert_close(loaded.sample_latents(3, seed=1),
+                               torch.randn(3, 4, generator=torch.Generator().manual_seed(1)) * means.std(0)
+                               + means.mean(0))
 
 
 def test_vae_loss_matches_its_definition():

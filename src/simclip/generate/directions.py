@@ -4,8 +4,9 @@ one latent direction that edits any image, with no optimisation per image.
 1. The text direction ``dt = normalise(E_T(target) - E_T(neutral))``.
 2. Once per generator and CLIP model: each latent channel ``c``'s effect on CLIP's image embedding,
    ``di_c = normalise(mean_z [E_I(G(z + p s_c e_c)) - E_I(G(z - p s_c e_c))])`` over ``samples``
-   latents ``z ~ N(0, I)`` (or given latents, e.g. encoded images), ``p`` = ``probe`` and ``s_c``
-   the channel's standard deviation over those latents (the paper probes by the channel's std).
+   latents ``z`` drawn by :meth:`Generator.sample_latents` (or given latents, e.g. encoded
+   images), ``p`` = ``probe`` and ``s_c`` the channel's standard deviation over those latents (the
+   paper probes by the channel's std).
 3. The relevance ``r_c = di_c . dt``; the direction keeps the channels with ``|r_c| >= threshold``
    (beta), ``d_c = s_c r_c / max |r|``, and an edit is ``z + strength * d`` (alpha, in channel
    standard deviations).
@@ -40,8 +41,8 @@ class GlobalDirections:
     def __init__(self, generator: Generator, guide: ClipGuide, cfg: DirectionConfig | None = None,
                  latents: Tensor | None = None, batch_size: int = 256) -> None:
         """``latents`` ``[N, D]``: where the channel effects are measured (default: ``cfg.samples``
-        draws from the prior, seeded by ``cfg.seed``). A VAE trained with a small KL weight puts its
-        images' latents off the prior; its encoded images are then the better place."""
+        draws of :meth:`Generator.sample_latents`, seeded by ``cfg.seed``, which follow the
+        training images' latent statistics)."""
         self.cfg = cfg or DirectionConfig()
         self.generator, self.guide = generator.eval(), guide
         begin = time.perf_counter()

@@ -62,13 +62,23 @@ class Decoder(nn.Module):
 
 class Generator(nn.Module):
     """A VAE: :meth:`encode` an image to its latent, :meth:`decode` (the generator ``G``) a latent
-    to an image, :meth:`sample_latents` from the prior N(0, I) under a seed."""
+    to an image, :meth:`sample_latents` under a seed.
+
+    ``latent_mean`` and ``latent_std`` (buffers, saved with the weights) are the per-channel
+    statistics of the training images' encodings, set by training: with a small KL weight those
+    latents do not fill N(0, I), and draws from N(0, I) decode to images unlike any trained on.
+    """
+
+    latent_mean: Tensor
+    latent_std: Tensor
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
         self.config = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
+        self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """``[B, C, S, S]`` (uint8, or float in [0, 1]) -> posterior ``(mean, log_var)`` ``[B, D]``."""
@@ -93,6 +103,15 @@ class Generator(nn.Module):
         return self.decode(z), mean, log_var
 
     def sample_latents(self, n: int, seed: int) -> Tensor:
-        """``[n, latent_dim]`` from N(0, I), the same for the same ``seed``."""
+        """``[n, latent_dim]`` from N(latent_mean, diag(latent_std^2)) (N(0, I) before training), the
+        same for the same ``seed``."""
         g = torch.Generator().manual_seed(seed)
-        return torch.randn(n, self.config.latent_dim, generator=g)
+        z = torch.randn(n, self.config.latent_dim, generator=g)
+        return z * self.latent_std.cpu() + self.latent_mean.cpu()
+
+    @torch.no_grad()
+    def fit_latent_statistics(self, images: Tensor, batch_size: int = 512) -> None:
+        """Set ``latent_mean``/``latent_std`` from the posterior means of ``images`` ``[N, C, S, S]``."""
+        means = torch.cat([self.encode(x)[0] for x in images.split(batch_size)])
+        self.latent_mean.copy_(means.mean(0))
+        self.latent_std.copy_(means.std(0).clamp_min(1e-3) if len(means) > 1 else torch.ones_like(means[0]))

@@ -79,6 +79,7 @@ def train_generator(cfg: GeneratorTrainConfig, images: Tensor,
         if cfg.time_budget is not None and time.perf_counter() - start > cfg.time_budget:
             break
     model.eval()
+    model.fit_latent_statistics(images)
     out = save_generator(model, cfg, cfg.out)
     with open(Path(out) / "metrics.jsonl", "w") as f:
         f.writelines(json.dumps(m) + "\n" for m in history)
