@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from simclip.generate.config import ConfigError, GeneratorTrainConfig
@@ -42,6 +43,8 @@ def load_generator(run: str | Path, device: str = "cpu") -> Generator:
     cfg = GeneratorTrainConfig.from_dict(raw)
     model = Generator(cfg.generator)
     state = load_file(str(run / WEIGHTS_FILE))
+    if "latent_bank" in state:  # its length is the number of training images kept
+        model.latent_bank = torch.empty_like(state["latent_bank"])
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # a tensor of the wrong shape

@@ -64,21 +64,22 @@ class Generator(nn.Module):
     """A VAE: :meth:`encode` an image to its latent, :meth:`decode` (the generator ``G``) a latent
     to an image, :meth:`sample_latents` under a seed.
 
-    ``latent_mean`` and ``latent_std`` (buffers, saved with the weights) are the per-channel
-    statistics of the training images' encodings, set by training: with a small KL weight those
-    latents do not fill N(0, I), and draws from N(0, I) decode to images unlike any trained on.
+    ``latent_bank`` (a buffer ``[K, D]``, saved with the weights) holds the posterior means of up
+    to ``BANK_SIZE`` training images, set by training; seeds draw from it (the latents the decoder
+    was trained on). With a small KL weight the encodings do not fill N(0, I), and neither N(0, I)
+    nor a Gaussian fitted to them decodes to images like those trained on; before training (an
+    empty bank) seeds draw from N(0, I).
     """
 
-    latent_mean: Tensor
-    latent_std: Tensor
+    BANK_SIZE = 4096
+    latent_bank: Tensor
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
         self.config = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
-        self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
-        self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
+        self.register_buffer("latent_bank", torch.zeros(0, cfg.latent_dim))
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """``[B, C, S, S]`` (uint8, or float in [0, 1]) -> posterior ``(mean, log_var)`` ``[B, D]``."""
@@ -103,15 +104,15 @@ class Generator(nn.Module):
         return self.decode(z), mean, log_var
 
     def sample_latents(self, n: int, seed: int) -> Tensor:
-        """``[n, latent_dim]`` from N(latent_mean, diag(latent_std^2)) (N(0, I) before training), the
+        """``[n, latent_dim]``: latents of the bank drawn uniformly (N(0, I) while it is empty), the
         same for the same ``seed``."""
         g = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.config.latent_dim, generator=g)
-        return z * self.latent_std.cpu() + self.latent_mean.cpu()
+        if len(self.latent_bank) == 0:
+            return torch.randn(n, self.config.latent_dim, generator=g)
+        return self.latent_bank.cpu()[torch.randint(len(self.latent_bank), (n,), generator=g)]
 
     @torch.no_grad()
-    def fit_latent_statistics(self, images: Tensor, batch_size: int = 512) -> None:
-        """Set ``latent_mean``/``latent_std`` from the posterior means of ``images`` ``[N, C, S, S]``."""
-        means = torch.cat([self.encode(x)[0] for x in images.split(batch_size)])
-        self.latent_mean.copy_(means.mean(0))
-        self.latent_std.copy_(means.std(0).clamp_min(1e-3) if len(means) > 1 else torch.ones_like(means[0]))
+    def fill_latent_bank(self, images: Tensor, batch_size: int = 512) -> None:
+        """Keep the posterior means of ``images`` ``[N, C, S, S]`` (the first ``BANK_SIZE``)."""
+        images = images[:self.BANK_SIZE]
+        self.latent_bank = torch.cat([self.encode(x)[0] for x in images.split(batch_size)])

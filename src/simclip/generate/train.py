@@ -79,7 +79,7 @@ def train_generator(cfg: GeneratorTrainConfig, images: Tensor,
         if cfg.time_budget is not None and time.perf_counter() - start > cfg.time_budget:
             break
     model.eval()
-    model.fit_latent_statistics(images)
+    model.fill_latent_bank(images[torch.randperm(len(images), generator=order)])
     out = save_generator(model, cfg, cfg.out)
     with open(Path(out) / "metrics.jsonl", "w") as f:
         f.writelines(json.dumps(m) + "\n" for m in history)
