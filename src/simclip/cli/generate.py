@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--width", type=int, default=96, help="channels of the decoder's 4x4 map (96)")
     t.add_argument("--beta", type=float, default=0.05,
                    help="weight of the KL term (0.05; 1 is a plain VAE, smoother and blurrier)")
-    t.add_argument("--epochs", type=int, default=16, help="passes over the data (16)")
+    t.add_argument("--epochs", type=int, default=32, help="passes over the data (32)")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed (2e-3)")
     t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
