@@ -75,3 +75,12 @@ def test_sobel_marks_a_step_edge_and_nothing_else():
     out = sobel_magnitude(x)[0, 0]
     assert torch.equal(out[:, 3:5], torch.ones(6, 2))  # the two columns beside the step
     assert torch.equal(out[:, :3], torch.zeros(6, 3)) and torch.equal(out[:, 5:], torch.zeros(6, 3))
+
+
+def test_blur_of_a_batch_in_pieces_equals_each_sample_blurred_alone():
+    x = torch.rand(9, 3, 12, 12, generator=seeded(31))
+    sigma = torch.linspace(0.2, 2.0, 9)
+    out = gaussian_blur(x, sigma, 5)
+    for i in range(9):
+        torch.testing.assert_close(out[i : i + 1], gaussian_blur(x[i : i + 1], sigma[i : i + 1], 5), rtol=0, atol=1e-7)
+    assert not torch.allclose(out, x, atol=1e-3)  # a blur, not the identity
