@@ -12,7 +12,7 @@ wall-clock time with the same bf16 autocast; one-channel images are given to it 
 ``LightlyDataset`` reads them.
 
     python benchmarks/defaults.py                     # all sections, ~35 min on 2 cores
-    python benchmarks/defaults.py --only mnist        # mnist | heldout | finetune | clip
+    python benchmarks/defaults.py --only mnist        # mnist | heldout | finetune | finetune-heldout | clip
 """
 
 from __future__ import annotations
@@ -167,12 +167,10 @@ def section_heldout(args, runs: Path) -> dict:
     return out
 
 
-def section_finetune(args, runs: Path) -> dict:
-    run = runs / "mnist-auto"
-    if not (run / "config.json").exists():
-        train_and_probe("mnist-auto", f"mnist:{args.mnist}", runs, "--time-budget", str(args.mnist_seconds))
+def finetune_rows(run: Path, fractions: tuple[str, ...] = ("1%", "10%")) -> dict:
+    """``simclip eval --protocol finetune`` at each label fraction, pretrained and from scratch."""
     out = {}
-    for labels in ("1%", "10%"):
+    for labels in fractions:
         for init in ("pretrained", "random_init"):
             flags = ["--random-init"] if init == "random_init" else []
             t0 = time.perf_counter()
@@ -181,7 +179,31 @@ def section_finetune(args, runs: Path) -> dict:
                                       "seconds": time.perf_counter() - t0,
                                       "command": f"simclip eval --run RUN --protocol finetune --labels {labels} "
                                                  + " ".join(flags)}
-            print("finetune", labels, init, json.dumps(out[f"{labels} {init}"]), flush=True)
+            print("finetune", run.name, labels, init, json.dumps(out[f"{labels} {init}"]), flush=True)
+    return out
+
+
+def section_finetune(args, runs: Path) -> dict:
+    run = runs / "mnist-auto"
+    if not (run / "config.json").exists():
+        train_and_probe("mnist-auto", f"mnist:{args.mnist}", runs, "--time-budget", str(args.mnist_seconds))
+    return finetune_rows(run)
+
+
+def section_finetune_heldout(args, runs: Path) -> dict:
+    """Fine-tuning with 1% of the labels on the held-out sets, from their ``--time-budget`` default runs
+    (trained if missing)."""
+    from heldout_data import build
+
+    build(Path(args.heldout))
+    out = {}
+    for name in HELDOUT:
+        run = runs / f"{name}-auto"
+        pretrain = None
+        if not (run / "config.json").exists():
+            pretrain = train_and_probe(f"{name}-auto", f"folder:{Path(args.heldout) / name}", runs,
+                                       "--time-budget", str(args.seconds))
+        out[name] = {**finetune_rows(run, ("1%",)), "pretrain": pretrain}
     return out
 
 
@@ -216,7 +238,7 @@ def section_clip(args, runs: Path) -> dict:
 
 
 SECTIONS = {"mnist": section_mnist, "heldout": section_heldout, "finetune": section_finetune,
-            "clip": section_clip}
+            "finetune-heldout": section_finetune_heldout, "clip": section_clip}
 
 
 def main() -> None:
