@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--tune-edits", type=int, default=50)
     parser.add_argument("--clip-seconds", type=float, default=150)
-    parser.add_argument("--generator-epochs", type=int, default=8)
+    parser.add_argument("--generator-epochs", type=int, default=16)
     parser.add_argument("--generator-images", type=int, default=8000, help="3/4 train split, 1/4 test")
     parser.add_argument("--judge-steps", type=int, default=400)
     parser.add_argument("--chunk", type=int, default=50, help="edits optimised together")
