@@ -12,7 +12,7 @@ LAZY = ["simclip.cli", "simclip.cli.errors", "simclip.cli.evaluate", "simclip.cl
         "simclip.cli.retrieve", "simclip.cli.augment", "simclip.cli.data", "simclip.serve.commands",
         "simclip.video.commands", "simclip.export.commands", "simclip.cli.simclr", "simclip.cli.clip",
         "simclip.cli.demo", "simclip.cli.recipes", "simclip.cli.models", "simclip.cli.train_flags",
-        "simclip.attacks.commands", "simclip.plots.commands", "simclip.cli.pair"]
+        "simclip.attacks.commands", "simclip.plots.commands", "simclip.cli.pair", "simclip.cli.generate"]
 
 
 def _heavy_after(code: str) -> list[str]:
