@@ -11,7 +11,7 @@ import torch
 from simclip.data.shapes import render_shapes
 from simclip.generate import (ConfigError, Generator, GeneratorConfig, GeneratorTrainConfig, load_generator,
                               train_generator)
-from simclip.generate.train import vae_loss
+from simclip.generate.train import sobel, vae_loss
 
 from .conftest import TINY_GENERATOR
 
@@ -44,6 +44,20 @@ def test_vae_loss_matches_its_definition():
     want_kl = sum(float(0.5 * (mean[i] ** 2 + log_var[i].exp() - 1 - log_var[i]).sum()) for i in range(2)) / 2
     assert float(rec) == pytest.approx(want_rec, rel=1e-5) and float(kl) == pytest.approx(want_kl, rel=1e-5)
     assert float(loss) == pytest.approx(want_rec + 2 * want_kl, rel=1e-5)
+
+
+def test_the_edge_term_sees_a_blurred_outline_and_not_a_flat_shift():
+    x = torch.zeros(1, 1, 8, 8)
+    x[..., 2:6, 2:6] = 1.0
+    mean, log_var = torch.zeros(1, 2), torch.zeros(1, 2)
+    blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    shifted = x + 0.1  # the same outline, another brightness
+    assert sobel(x).shape == (1, 2, 8, 8) and float(sobel(shifted - x).abs().max()) < 1e-6
+
+    def edge(r):
+        return float(vae_loss(x, r, mean, log_var, 0.0, 1.0)[1] - vae_loss(x, r, mean, log_var, 0.0)[1])
+
+    assert edge(shifted) == pytest.approx(0.0, abs=1e-4) and edge(blurred) > 1.0
 
 
 def test_encode_and_decode_check_shapes():

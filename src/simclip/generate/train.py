@@ -1,9 +1,13 @@
 """Training the generator: a VAE on an image dataset, by Adam on the negative ELBO.
 
-    loss = sum over pixels of (x - G(z))^2 / (2 sigma^2)  +  beta * KL(q(z|x) || N(0, I)),
+    loss = sum over pixels of (x - G(z))^2 / (2 sigma^2)
+         + edge_weight * sum over pixels of |sobel(x) - sobel(G(z))|^2 / (2 sigma_edge^2)
+         + beta * KL(q(z|x) || N(0, I)),
 
 averaged over the batch, with ``sigma = 0.1`` (a Gaussian likelihood whose scale keeps flat
-colours sharp on the built-in shapes) and ``z`` drawn by the reparameterisation trick.
+colours sharp on the built-in shapes), ``sigma_edge = 0.2`` and ``z`` drawn by the
+reparameterisation trick. The edge term (horizontal and vertical Sobel gradients per channel)
+penalises blurred outlines, which the squared pixel error alone barely sees.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from simclip.generate.checkpoint import save_generator
@@ -22,13 +27,27 @@ from simclip.generate.config import ConfigError, GeneratorTrainConfig
 from simclip.generate.model import Generator
 
 PIXEL_SIGMA = 0.1
+EDGE_SIGMA = 0.2
+
+
+def sobel(images: Tensor) -> Tensor:
+    """``[B, C, S, S]`` -> ``[B, 2C, S, S]``: each channel's horizontal and vertical Sobel gradient
+    (borders replicated)."""
+    k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=images.dtype,
+                     device=images.device)
+    weight = torch.stack([k, k.T])[:, None].repeat(images.shape[1], 1, 1, 1)
+    padded = F.pad(images, (1, 1, 1, 1), mode="replicate")
+    return F.conv2d(padded, weight, groups=images.shape[1])
 
 
 def vae_loss(images: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor,
-             beta: float) -> tuple[Tensor, Tensor, Tensor]:
+             beta: float, edge_weight: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """``(loss, reconstruction term, KL term)`` per image; ``images``, ``recon`` ``[B, C, S, S]`` in
-    [0, 1], ``mean``, ``log_var`` ``[B, D]``."""
+    [0, 1], ``mean``, ``log_var`` ``[B, D]``. The reconstruction term holds the edge term."""
     rec = ((images - recon) ** 2).flatten(1).sum(1).mean() / (2 * PIXEL_SIGMA ** 2)
+    if edge_weight:
+        edge = ((sobel(images) - sobel(recon)) ** 2).flatten(1).sum(1).mean() / (2 * EDGE_SIGMA ** 2)
+        rec = rec + edge_weight * edge
     kl = 0.5 * (mean ** 2 + log_var.exp() - 1 - log_var).sum(1).mean()
     return rec + beta * kl, rec, kl
 
@@ -62,7 +81,7 @@ def train_generator(cfg: GeneratorTrainConfig, images: Tensor,
         for i in range(steps_per_epoch):
             x = images[perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]].float() / 255
             recon, mean, log_var = model(x)
-            loss, rec, kl = vae_loss(x, recon, mean, log_var, cfg.beta)
+            loss, rec, kl = vae_loss(x, recon, mean, log_var, cfg.beta, cfg.edge_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
