@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--width", type=int, default=96, help="channels of the decoder's 4x4 map (96)")
     t.add_argument("--beta", type=float, default=0.05,
                    help="weight of the KL term (0.05; 1 is a plain VAE, smoother and blurrier)")
+    t.add_argument("--edge-weight", type=float, default=0.0,
+                   help="weight of a Sobel edge term in the reconstruction loss (0, off; 1 draws sharper "
+                        "outlines, see BENCHMARKS.md for what it does to edits)")
     t.add_argument("--epochs", type=int, default=32, help="passes over the data (32)")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed (2e-3)")
@@ -87,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
                                align_corners=False).round().clamp(0, 255).byte()
     cfg = GeneratorTrainConfig(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        beta=args.beta, seed=args.seed, time_budget=args.time_budget,
+        beta=args.beta, edge_weight=args.edge_weight, seed=args.seed, time_budget=args.time_budget,
         generator=GeneratorConfig(latent_dim=args.latent_dim, image_size=size, channels=images.shape[1],
                                   width=args.width))
     _, metrics = train_generator(cfg, images, log=None if args.json else print)

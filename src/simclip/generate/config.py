@@ -72,8 +72,8 @@ class GeneratorTrainConfig:
     default 0.05, below 1, favours reconstruction: on 8,000 built-in shapes the default generator
     reaches a per-pixel squared error of 0.0029 after 500 steps and 0.0021 after 1,000, against
     0.0033 after 500 with latent 16, width 64 and beta 1). ``edge_weight`` weights a Sobel-gradient
-    term in the reconstruction loss (0 turns it off): it sharpens the outlines that tell the shapes
-    apart.
+    term in the reconstruction loss (0, the default, turns it off): it sharpens the outlines that
+    tell the shapes apart, but edits then move the judged attributes less (BENCHMARKS.md).
 
     The defaults (about 1,000 steps on the 4,000 built-in shapes) are what
     ``benchmarks/styleclip_edits.py`` measured."""
@@ -85,7 +85,7 @@ class GeneratorTrainConfig:
     batch_size: int = 128
     lr: float = 2e-3
     beta: float = 0.05
-    edge_weight: float = 1.0
+    edge_weight: float = 0.0
     seed: int = 0
     time_budget: float | None = None
 
