@@ -14,12 +14,8 @@ Choice of structure (``kind="auto"``):
     The cells hold 8-bit scalar-quantized vectors (a quarter of the bytes) and the best
     ``REFINE_FACTOR * k`` candidates are re-ranked exactly against full-precision copies
     (``IndexRefineFlat``): the scan is memory-bound, so this halves query time at unchanged recall.
-    Measured on clustered 512-d unit vectors (benchmarks/index_search.py, one core of a busy machine):
-    at 300k, nprobe 96 of 2190 gave recall@10 0.989 in 0.71 ms with 8-bit lists + re-ranking against
-    1.37 ms with float lists (IVF-Flat); at 1M (nprobe 128 of 4000) 8-bit lists took a median
-    1.8 ms at recall 0.977 where IVF-Flat took 6.8 ms at 0.972.
-    IVF rather than HNSW by default: at 300k HNSW (M=32, efConstruction=80) took 317 s to build
-    against IVF's 90 s, and stayed at recall 0.96 even with efSearch 1024 (8.5 ms a query).
+    IVF rather than HNSW by default: HNSW builds several times slower and, on clustered vectors,
+    stays short of IVF's recall at any ``efSearch`` (figures: BENCHMARKS.md, "Image search").
   * ``kind="hnsw"`` (Malkov & Yashunin 2018) is available: ``M=32`` links per node,
     ``efConstruction=80``, ``efSearch`` tuned the same way as ``nprobe``.
 """
