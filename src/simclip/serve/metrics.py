@@ -4,11 +4,15 @@
   ``simclip_request_duration_seconds{route}``             histogram of the time to answer
   ``simclip_batch_size{tower}``                           histogram of items per forward pass
   ``simclip_index_vectors``                               vectors in the served index
+  ``simclip_gc_collections_total{generation}``            garbage collections (2: full passes)
+  ``simclip_gc_pause_seconds_total{generation}``          time the process stood still in them
+  ``simclip_gc_frozen_objects``                           start-up objects exempted (see heap.py)
 
 ``route`` is the route's template (``/api/search``, ``/images/{image_id:path}``), never the raw path,
 so the number of series stays bounded whatever clients ask for; paths no route matches count as
-``other``. Batch sizes exist only with request batching on. The format is plain text, written here:
-no client library is needed.
+``other``. Batch sizes exist only with request batching on; collections are counted once the
+process has called :func:`simclip.serve.heap.freeze_startup_heap`, as a served worker does. The
+format is plain text, written here: no client library is needed.
 
 With several worker processes, each worker counts what it answers and writes a snapshot of its
 counters to a shared folder every :data:`SNAPSHOT_EVERY_S` seconds; ``/metrics`` reports the sum over
@@ -28,10 +32,15 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simclip.serve.heap import PAUSES
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SNAPSHOT_EVERY_S = 1.0
+GC_SERIES = (("simclip_gc_collections_total", "collections", "Garbage collections, by generation (2: full)."),
+             ("simclip_gc_pause_seconds_total", "pause_seconds", "Seconds spent in garbage collections, "
+                                                                 "by generation."))
 
 
 def _bucket_counts(buckets: tuple[float, ...], counts: dict[float, int]) -> list[int]:
@@ -110,7 +119,7 @@ class Metrics:
             batches[tower] = {"buckets": _bucket_counts(BATCH_BUCKETS, {float(k): n for k, n in counts.items()}),
                               "sum": sum(size * n for size, n in counts.items()),
                               "count": sum(counts.values())}
-        return {"requests": requests, "latency": latency, "batch": batches}
+        return {"requests": requests, "latency": latency, "batch": batches, "gc": PAUSES.snapshot()}
 
     def write_snapshot(self) -> None:
         """Replace this process's file in ``share_dir`` with its current counters."""
@@ -156,6 +165,14 @@ class Metrics:
         lines += ["# HELP simclip_batch_size Items embedded per forward pass, by tower.",
                   "# TYPE simclip_batch_size histogram"]
         _histogram(lines, "simclip_batch_size", BATCH_BUCKETS, data["batch"], "tower")
+        gc_data = data.get("gc", {})
+        for name, key, help_text in GC_SERIES:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            lines += [f"{name}{_labels(generation=g)} {v:.6f}" if isinstance(v, float) else
+                      f"{name}{_labels(generation=g)} {v}" for g, v in sorted(gc_data.get(key, {}).items())]
+        lines += ["# HELP simclip_gc_frozen_objects Start-up objects exempted from garbage collection.",
+                  "# TYPE simclip_gc_frozen_objects gauge",
+                  f"simclip_gc_frozen_objects {gc_data.get('frozen_objects', 0)}"]
         lines += ["# HELP simclip_index_vectors Vectors in the served index.",
                   "# TYPE simclip_index_vectors gauge", f"simclip_index_vectors {self.index_size()}"]
         return "\n".join(lines) + "\n"

@@ -178,7 +178,10 @@ def run_service(config: ServiceConfig) -> None:
         options: dict[str, Any] = {"host": config.host, "port": config.port, "log_level": "info",
                                    "timeout_graceful_shutdown": 5}
         if config.workers == 1:
+            from simclip.serve.heap import freeze_startup_heap
+
             app = build_app(config, clip)
+            freeze_startup_heap()  # the start-up objects out of the collector's full passes
             try:
                 uvicorn.run(app, **options)
             finally:

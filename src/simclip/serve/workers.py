@@ -52,8 +52,11 @@ def serve_one(factory: str, host: str, port: int, options: dict[str, Any]) -> No
     """One worker: the app of ``factory`` (``"module:function"``) on its own socket, until signalled."""
     import uvicorn
 
+    from simclip.serve.heap import freeze_startup_heap
+
     module, name = factory.split(":")
     app = getattr(importlib.import_module(module), name)()
+    freeze_startup_heap()  # the start-up objects out of the collector's full passes (see heap.py)
     sock = reuseport_socket(host, port)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)).run(sockets=[sock])
 
