@@ -88,6 +88,7 @@ def test_two_workers_start_share_the_mapped_index_and_answer(built_index):
         text = httpx.get(f"{base}/metrics", timeout=10).text
         assert sample(text, "simclip_requests_total", route="/api/search", method="GET", status="200") == 12
         assert sample(text, "simclip_index_vectors") == 36
+        assert sample(text, "simclip_gc_frozen_objects") > 0  # the workers froze their start-up heaps
         assert len(workers) == 2
         # each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads connections
         listening = listening_inodes(port)

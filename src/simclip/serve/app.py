@@ -258,5 +258,8 @@ def serve(index_dir: str | Path, embedder: Embedder, host: str = "127.0.0.1", po
     """Run the service with uvicorn until interrupted; ``app_options`` go to :func:`create_app`."""
     import uvicorn
 
+    from simclip.serve.heap import freeze_startup_heap
+
     app = create_app(index_dir, embedder, **app_options)
+    freeze_startup_heap()  # the start-up objects out of the collector's full passes
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
