@@ -74,3 +74,29 @@ def test_errors_of_the_work_reach_the_caller():
 def test_gate_validates_its_arguments(kwargs):
     with pytest.raises(ValueError):
         ModelGate(**kwargs)
+
+
+def test_requests_beyond_the_bound_are_let_in_first_come_first_served():
+    # the batching service lets few requests into the model at once; the others must not overtake
+    gate = ModelGate(max_concurrency=1, timeout_s=30, queue_wait_s=30)
+    release, order = threading.Event(), []
+
+    def work(i):
+        if i == 0:
+            assert release.wait(30)
+        order.append(i)
+        return i
+
+    async def main():
+        first = asyncio.ensure_future(gate.run(work, 0))
+        await asyncio.sleep(0.05)  # the first holds the only slot
+        waiting = []
+        for i in range(1, 7):
+            waiting.append(asyncio.ensure_future(gate.run(work, i)))
+            await asyncio.sleep(0.01)  # queued in this order
+        release.set()
+        return await asyncio.gather(first, *waiting)
+
+    assert asyncio.run(main()) == list(range(7))
+    assert order == list(range(7))
+    gate.close()

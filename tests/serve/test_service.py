@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from simclip.errors import UsageError
-from simclip.serve.service import ServiceConfig
+from simclip.serve.service import BATCHED_CONCURRENCY, ServiceConfig
 from simclip.serve.workers import reuseport_socket
 from tests.serve.test_metrics import sample
 
@@ -125,7 +125,8 @@ def test_config_checks_name_the_flag(field, value, flag):
 
 
 def test_concurrency_follows_batching():
-    assert ServiceConfig(index="i").concurrency == 64
+    assert ServiceConfig(index="i").concurrency == BATCHED_CONCURRENCY == 8  # not all 64 a batch may hold
+    assert ServiceConfig(index="i", max_batch=4).concurrency == 4
     assert ServiceConfig(index="i", max_batch=1).concurrency == 4
     assert ServiceConfig(index="i", max_batch=8, max_concurrency=3).concurrency == 3
     assert ServiceConfig(index="i", workers=2, threads=None).threads_per_worker >= 1

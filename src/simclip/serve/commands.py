@@ -137,7 +137,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
     srv.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload accepted, in MB (10)")
     srv.add_argument("--max-concurrency", type=int, default=None,
-                     help="requests in the model at once per worker (default 4, or --max-batch when batching)")
+                     help="requests in the model at once per worker; the others wait their turn (default 4, "
+                          "or 8 when batching)")
     srv.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per request")
     srv.add_argument("--workers", type=int, default=1,
                      help="worker processes sharing the port and the memory-mapped index (1)")

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 
 ENV_VAR = "SIMCLIP_SERVE_CONFIG"
 BACKENDS = ("torch", "onnx")
+# Requests let into the model at once per worker when batching. Every request let in shares the
+# worker's core with the others, so letting in every open request (as ``max_batch`` did) spreads the
+# CPU over all of them and the heavy ones, image uploads, finish last, far behind the median; with a
+# small bound the others wait in the gate's first-come, first-served queue, and each request let in
+# finishes sooner. A batch fills only from requests let in together, so the bound is not smaller than
+# the batches the towers form under load (see BENCHMARKS.md, service section).
+BATCHED_CONCURRENCY = 8
 
 
 @dataclass
@@ -39,7 +46,7 @@ class ServiceConfig:
     to ``max_concurrency`` requests run the model side by side. ``threads``: intra-op threads of each
     worker's model, PyTorch's and ONNX Runtime's (``None``: the usable cores divided by ``workers``,
     so the workers together use each core once). ``max_concurrency`` ``None``: 4 requests in the model at
-    once, or ``max_batch`` with batching (a batch can only fill from requests that are let in together).
+    once, or :data:`BATCHED_CONCURRENCY` (at most ``max_batch``) with batching.
     """
 
     index: str
@@ -79,7 +86,7 @@ class ServiceConfig:
     def concurrency(self) -> int:
         if self.max_concurrency is not None:
             return self.max_concurrency
-        return self.max_batch if self.batching else 4
+        return min(self.max_batch, BATCHED_CONCURRENCY) if self.batching else 4
 
     @property
     def batching(self) -> bool:
