@@ -27,12 +27,12 @@ def uint8_images(batch: int, channels: int, side: int, seed: int = 0) -> torch.T
     return torch.randint(0, 256, (batch, channels, side, side), dtype=torch.uint8, generator=seeded(seed))
 
 
-def test_list_policies_names_the_three_recipes():
-    assert list_policies() == ["simclr", "simclr-cifar", "simclr-gray"]
+def test_list_policies_names_the_four_recipes():
+    assert list_policies() == ["clip-mild", "simclr", "simclr-cifar", "simclr-gray"]
 
 
 def test_unknown_policy_name_lists_the_valid_ones():
-    expected = "unknown augmentation policy 'simclr-imagenet'.*simclr, simclr-cifar, simclr-gray"
+    expected = "unknown augmentation policy 'simclr-imagenet'.*clip-mild, simclr, simclr-cifar, simclr-gray"
     with pytest.raises(ValueError, match=expected):
         create_policy("simclr-imagenet", size=32)
 
@@ -67,6 +67,18 @@ def test_gray_policy_is_crop_and_flip_with_adjustable_crop_scale():
     assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip]
     assert ops[0].scale == (0.08, 1.0)
     assert create_policy("simclr-gray", size=28, channels=1, crop_scale=(0.2, 1.0)).ops[0].scale == (0.2, 1.0)
+
+
+def test_clip_mild_policy_keeps_colours_and_the_object_in_view():
+    ops = create_policy("clip-mild", size=32).ops
+    assert [type(op) for op in ops] == [RandomResizedCrop, RandomHorizontalFlip, GaussianBlur]
+    assert ops[0].scale == (0.8, 1.0) and ops[2].p == 0.5 and ops[2].sigma == (0.1, 1.5)
+    # a flat red image stays exactly red through every op
+    red = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    red[:, 0] = 200
+    out = create_policy("clip-mild", size=32)(red, generator=seeded(1))
+    assert torch.allclose(out[:, 0], torch.full_like(out[:, 0], 200 / 255), atol=1e-5)
+    assert out[:, 1:].abs().max() <= 1e-6
 
 
 def test_small_rotation_joins_the_chain_after_the_crop_only_when_asked():

@@ -81,6 +81,11 @@ _POLICIES: dict[str, PolicyConfig] = {
     # on 28x28 digits its smallest crops are ~8x8 pixels, so crop_scale=(0.2, 1) is a reasonable
     # override there.
     "simclr-gray": PolicyConfig(jitter_strength=0.0, jitter_p=0.0, grayscale_p=0.0, blur_p=0.0),
+    # CLIP on captions that name colours: mild crops (the object stays in view), flips and blur, no
+    # colour op (a jitter would make "a red star" wrong). CLIP's own training used random crops only;
+    # the blur lets the image tower read smooth images, e.g. a generator's, as it reads sharp ones.
+    "clip-mild": PolicyConfig(crop_scale=(0.8, 1.0), jitter_strength=0.0, jitter_p=0.0, grayscale_p=0.0,
+                              blur_p=0.5, blur_sigma=(0.1, 1.5)),
 }
 
 

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "dict, or hf-hub:REPO from the local Hugging Face cache, never downloaded); only "
                         "the new run reads it")
     t.add_argument("--loss", choices=("clip", "siglip"), default=None)
-    t.add_argument("--policy", default=None, help="optional image augmentation policy for training")
+    t.add_argument("--policy", default=None,
+                   help="optional image augmentation policy for training, e.g. clip-mild (crops, flips, blur; "
+                        "no colour op, so captions that name colours stay true); the simclr policies too")
     t.add_argument("--tokenizer", default=None, metavar="clip|bpe:N",
                    help="CLIP's vocabulary (default), or a byte-level BPE of N ids learned from the "
                         "training captions and saved with the run")
