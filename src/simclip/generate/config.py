@@ -69,11 +69,9 @@ class GeneratorConfig:
 class GeneratorTrainConfig:
     """How the generator is trained: Adam on the negative ELBO, with the KL term weighted by ``beta``
     (beta-VAE, Higgins et al. 2017: above 1 it trades reconstruction for a smoother latent; the
-    default 0.05, below 1, favours reconstruction: on 8,000 built-in shapes the default generator
-    reaches a per-pixel squared error of 0.0029 after 500 steps and 0.0021 after 1,000, against
-    0.0033 after 500 with latent 16, width 64 and beta 1). ``edge_weight`` weights a Sobel-gradient
-    term in the reconstruction loss (0, the default, turns it off): it sharpens the outlines that
-    tell the shapes apart, but edits then move the judged attributes less (BENCHMARKS.md).
+    default 0.05, below 1, favours reconstruction; the settings compared are in BENCHMARKS.md).
+    ``edge_weight`` weights a Sobel-gradient term in the reconstruction loss (0, the default, turns
+    it off): it sharpens the outlines that tell the shapes apart.
 
     The defaults (about 1,000 steps on the 4,000 built-in shapes) are what
     ``benchmarks/styleclip_edits.py`` measured."""
