@@ -4,8 +4,8 @@ Vectors are unit length, so inner product is cosine similarity and every structu
 
 Choice of structure (``kind="auto"``):
   * up to :data:`EXACT_MAX_VECTORS` vectors: ``IndexFlatIP``, exact. A single query reads every
-    vector once, N x E x 4 bytes: 20,000 x 512 floats are 40 MB, measured at 1.4-1.8 ms on one core
-    (35,000 already took 7.6 ms) — as fast as an approximate search, with perfect recall.
+    vector once, N x E x 4 bytes (20,000 x 512 floats are 40 MB); up to this size that is as fast as
+    an approximate search (BENCHMARKS.md, "Image search"), with perfect recall.
   * above it: an inverted file (IVF; Jegou et al. 2011, "Product quantization for nearest neighbor
     search"). ``nlist ~ 4 sqrt(N)`` cells (FAISS's guideline is 4-16 sqrt(N)); a query scans the
     ``nprobe`` nearest cells, so work is ~ (nprobe / nlist) N. ``nprobe`` is not guessed: it is tuned

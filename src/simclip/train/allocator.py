@@ -3,10 +3,10 @@
 A training step allocates its activations and gradients afresh and frees them at the end. With
 glibc's default settings, freed blocks of a few MB go back to the operating system (munmap, or
 trimming the top of the heap), so the next step page-faults the same amount in again, zeroing
-every page. On the 2-core CPU measured here that was 15-20% of a small-cnn SimCLR step (batch
-2x128: 54.7 ms with the defaults, 45.5 ms with these settings). Raising the mmap threshold to its
-maximum (32 MiB) and the trim threshold to 1 GiB keeps those blocks for reuse; the resident
-memory then stays near the run's peak instead of dipping between steps.
+every page: a sizeable share of a small CNN's step on the CPU (BENCHMARKS.md, "SimCLR on MNIST",
+speed of the loop). Raising the mmap threshold to its maximum (32 MiB) and the trim threshold to
+1 GiB keeps those blocks for reuse; the resident memory then stays near the run's peak instead of
+dipping between steps.
 
 These are process-wide malloc settings: they also apply to whatever else the process runs.
 """

@@ -1,9 +1,9 @@
 """Global average pooling whose backward hands the next layer a dense gradient.
 
 ``x.mean(dim=(2, 3))`` differentiates to a stride-0 broadcast of ``[B, C]``; the ReLU and
-BatchNorm backward kernels that receive it fall off their vectorised paths (measured on the CPU
-build here: the last block's ReLU backward took 2.5 ms of a 57 ms small-cnn SimCLR step at batch
-2x128). Materialising the gradient in the input's memory format once costs less than that.
+BatchNorm backward kernels that receive it fall off their vectorised paths (on the CPU build,
+BENCHMARKS.md, "SimCLR on MNIST", speed of the loop). Materialising the gradient in the input's
+memory format once costs less than that.
 """
 
 from __future__ import annotations
