@@ -4,8 +4,10 @@ Everything is trained here, from nothing, on the CPU, one thread (on a shared ma
 threads that wait for a busy core slow a step by 20x):
 
 1. a CLIP run: ``simclip clip train --data shapes?n=8000 --tokenizer bpe:400 --batch-size 128
-   --time-budget CLIP_SECONDS`` (the train split: 20 of the 30 colour x shape pairs);
-2. a generator: ``train_generator`` (a VAE) on 8,000 rendered shapes of all 30 pairs;
+   --epochs 13 --policy clip-mild`` (the train split: 20 of the 30 colour x shape pairs; the
+   policy's crops and blur teach the image tower to read smooth images, which a generator makes);
+2. a generator: ``train_generator`` (a VAE, the library's defaults) on 8,000 rendered shapes of all
+   30 pairs;
 3. an independent judge: a small CNN with a shape head and a colour head, trained on the labels of
    6,000 other rendered shapes (never on CLIP or on generated images).
 
@@ -97,7 +99,7 @@ def train_judge(steps: int, seed: int = 5) -> tuple[Judge, dict]:
                    "color_accuracy": float((pc == tc).float().mean()) * 100}
 
 
-def train_clip(out: Path, seconds: float) -> tuple[dict, float]:
+def train_clip(out: Path, epochs: int, policy: str) -> tuple[dict, float]:
     """The CLIP run (or the one already in ``out``, reused: its own metrics say how it was made)."""
     from simclip.cli import main as cli
 
@@ -105,8 +107,8 @@ def train_clip(out: Path, seconds: float) -> tuple[dict, float]:
     if (out / "bench.json").exists():
         return {"reused": str(out), **json.loads((out / "bench.json").read_text())}, 0.0
     argv = ["clip", "train", "--data", "shapes?n=8000", "--tokenizer", "bpe:400", "--batch-size", "128",
-            "--time-budget", str(seconds), "--no-progress", "--eval", "zeroshot", "--overwrite",
-            "--out", str(out)]
+            "--epochs", str(epochs), "--no-progress", "--eval", "zeroshot", "--overwrite",
+            "--out", str(out)] + (["--policy", policy] if policy != "none" else [])
     if cli(argv) != 0:
         raise RuntimeError("clip train failed")
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -116,8 +118,9 @@ def train_clip(out: Path, seconds: float) -> tuple[dict, float]:
     return info, time.perf_counter() - start
 
 
-def make_generator(out: Path, epochs: int, n: int):
-    """The generator: a VAE (latent 24, width 96, KL weight 0.05) on ``n`` renders of all 30 pairs;
+def make_generator(out: Path, epochs: int, n: int, edge_weight: float):
+    """The generator: a VAE (latent 24, width 96, KL weight 0.05, the default Sobel edge term) on
+    ``n`` renders of all 30 pairs;
     one already in ``out`` is reused (its config and metrics say how it was made)."""
     from simclip.generate import load_generator
 
@@ -127,6 +130,7 @@ def make_generator(out: Path, epochs: int, n: int):
                                      **history[-1]}
     scenes = [render_shapes(split, n=k, seed=1) for split, k in (("train", n - n // 4), ("test", n // 4))]
     cfg = GeneratorTrainConfig(data=f"shapes: {n} renders of all 30 pairs", out=str(out), epochs=epochs, beta=0.05,
+                               edge_weight=edge_weight,
                                generator=GeneratorConfig(latent_dim=24, width=96))
     generator, metrics = train_generator(cfg, torch.cat([s.images for s in scenes]))
     return generator, {"config": cfg.to_dict(), **metrics}
@@ -227,10 +231,10 @@ def single_edit_seconds(generator, guide, start, plan, cfg: LatentEditConfig, n:
 def tune(generator, guide, directions, judge, start, plan, chunk) -> dict:
     """Settings tried on the tuning edits; the best by 'both' (target reached and other kept)."""
     rows = []
-    for steps, l2 in ((100, 0.02), (100, 0.005), (200, 0.005)):
-        cfg = LatentEditConfig(steps=steps, l2_weight=l2)
+    for steps, lr, l2 in ((100, 0.1, 0.02), (100, 0.1, 0.005), (100, 0.2, 0.001), (100, 0.2, 0.0)):
+        cfg = LatentEditConfig(steps=steps, lr=lr, l2_weight=l2)
         images, _ = run_latent(generator, guide, start, plan, cfg, chunk)
-        rows.append({"method": "latent", "steps": steps, "l2_weight": l2, **score(judge, images, plan)})
+        rows.append({"method": "latent", "steps": steps, "lr": lr, "l2_weight": l2, **score(judge, images, plan)})
     for beta in (0.05, 0.1, 0.2):
         directions.cfg = DirectionConfig(threshold=beta)
         for alpha in (2.0, 3.0, 4.0, 6.0):
@@ -264,9 +268,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--tune-edits", type=int, default=50)
-    parser.add_argument("--clip-seconds", type=float, default=150)
+    parser.add_argument("--clip-epochs", type=int, default=13)
+    parser.add_argument("--clip-policy", default="clip-mild", help="augmentation policy of the CLIP run (none: off)")
     parser.add_argument("--generator-epochs", type=int, default=16)
     parser.add_argument("--generator-images", type=int, default=8000, help="3/4 train split, 1/4 test")
+    parser.add_argument("--generator-edge-weight", type=float, default=GeneratorTrainConfig().edge_weight,
+                        help="Sobel edge term of the generator's loss (default: the library's)")
     parser.add_argument("--judge-steps", type=int, default=400)
     parser.add_argument("--chunk", type=int, default=50, help="edits optimised together")
     parser.add_argument("--threads", type=int, default=1)
@@ -276,11 +283,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work, out = Path(args.work), Path(args.out)
     loads = [os.getloadavg()]
-    clip_metrics, clip_seconds = train_clip(work / "clip", args.clip_seconds)
+    clip_metrics, clip_seconds = train_clip(work / "clip", args.clip_epochs, args.clip_policy)
     from simclip.clip import load
 
     guide = ClipGuide(load(work / "clip")[0])
-    generator, gen_info = make_generator(work / "generator", args.generator_epochs, args.generator_images)
+    generator, gen_info = make_generator(work / "generator", args.generator_epochs, args.generator_images,
+                                     args.generator_edge_weight)
     judge, judge_metrics = train_judge(args.judge_steps)
     with torch.no_grad():  # the channel effects are measured on encoded renders, not on the prior
         probe = generator.encode(render_shapes("train", n=256, seed=3).images)[0]
@@ -290,7 +298,7 @@ def main() -> None:
         tune_start = generator.encode(tune_plan["images"])[0]
     tuning = tune(generator, guide, directions, judge, tune_start, tune_plan, args.chunk)
     best_l, best_g = tuning["best"]["latent"], tuning["best"]["global"]
-    latent_cfg = LatentEditConfig(steps=best_l["steps"], l2_weight=best_l["l2_weight"])
+    latent_cfg = LatentEditConfig(steps=best_l["steps"], lr=best_l["lr"], l2_weight=best_l["l2_weight"])
     directions.cfg = DirectionConfig(threshold=best_g["threshold"], strength=best_g["strength"])
 
     plan = edit_plan(args.edits, seed=2024)

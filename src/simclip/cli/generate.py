@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from simclip.errors import UsageError
+from simclip.generate.config import DirectionConfig, GeneratorTrainConfig, LatentEditConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--width", type=int, default=96, help="channels of the decoder's 4x4 map (96)")
     t.add_argument("--beta", type=float, default=0.05,
                    help="weight of the KL term (0.05; 1 is a plain VAE, smoother and blurrier)")
-    t.add_argument("--edge-weight", type=float, default=0.0,
-                   help="weight of a Sobel edge term in the reconstruction loss (0, off; 1 draws sharper "
-                        "outlines, see BENCHMARKS.md for what it does to edits)")
+    edge = GeneratorTrainConfig().edge_weight
+    t.add_argument("--edge-weight", type=float, default=edge,
+                   help=f"weight of a Sobel edge term in the reconstruction loss ({edge:g}: "
+                        "sharper outlines; 0 turns it off, see BENCHMARKS.md for what it does to edits)")
     t.add_argument("--epochs", type=int, default=32, help="passes over the data (32)")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed (2e-3)")
@@ -54,15 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "--method global and both)")
     e.add_argument("--method", choices=("latent", "global", "both"), default=None,
                    help="default: both when --neutral is given, else latent")
-    e.add_argument("--steps", type=int, default=100, help="latent optimisation: Adam steps (100)")
-    e.add_argument("--lr", type=float, default=0.1, help="latent optimisation: learning rate (0.1)")
-    e.add_argument("--l2-weight", type=float, default=0.02,
-                   help="latent optimisation: weight of ||z - z_start||^2 (the paper's lambda_L2; 0.02)")
-    e.add_argument("--strength", type=float, default=3.0, help="global direction: alpha (3)")
-    e.add_argument("--threshold", type=float, default=0.1,
-                   help="global direction: beta, the least relevance a latent channel needs (0.1)")
-    e.add_argument("--samples", type=int, default=256,
-                   help="global direction: latents on which each channel's effect is measured (256)")
+    lat, glo = LatentEditConfig(), DirectionConfig()
+    e.add_argument("--steps", type=int, default=lat.steps, help=f"latent optimisation: Adam steps ({lat.steps})")
+    e.add_argument("--lr", type=float, default=lat.lr, help=f"latent optimisation: learning rate ({lat.lr:g})")
+    e.add_argument("--l2-weight", type=float, default=lat.l2_weight,
+                   help=f"latent optimisation: weight of ||z - z_start||^2 (the paper's lambda_L2; {lat.l2_weight:g})")
+    e.add_argument("--strength", type=float, default=glo.strength, help=f"global direction: alpha ({glo.strength:g})")
+    e.add_argument("--threshold", type=float, default=glo.threshold,
+                   help=f"global direction: beta, the least relevance a latent channel needs ({glo.threshold:g})")
+    e.add_argument("--samples", type=int, default=glo.samples,
+                   help=f"global direction: latents on which each channel's effect is measured ({glo.samples})")
     e.add_argument("--grid", default="0,1,2,3,4,5", metavar="A,B,...",
                    help="strengths of the grid figure (global: alpha; latent: multiples of the step "
                         "found); default 0,1,2,3,4,5")
