@@ -114,8 +114,8 @@ class LatentEditConfig:
     ``argmin_z D_CLIP(G(z), t) + l2_weight * ||z - z_start||^2``, by Adam for ``steps`` steps."""
 
     steps: int = 100
-    lr: float = 0.1
-    l2_weight: float = 0.02
+    lr: float = 0.2
+    l2_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _check("edit", "steps", self.steps, kind=int)
@@ -135,8 +135,8 @@ class DirectionConfig:
 
     samples: int = 256
     probe: float = 1.0
-    threshold: float = 0.1
-    strength: float = 3.0
+    threshold: float = 0.2
+    strength: float = 2.0
     seed: int = 0
 
     def __post_init__(self) -> None:

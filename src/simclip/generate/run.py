@@ -37,12 +37,12 @@ class EditRequest:
     method: str = "latent"
     image: str | None = None
     seed: int | None = None
-    steps: int = 100
-    lr: float = 0.1
-    l2_weight: float = 0.02
-    strength: float = 3.0
-    threshold: float = 0.1
-    samples: int = 256
+    steps: int = LatentEditConfig.steps
+    lr: float = LatentEditConfig.lr
+    l2_weight: float = LatentEditConfig.l2_weight
+    strength: float = DirectionConfig.strength
+    threshold: float = DirectionConfig.threshold
+    samples: int = DirectionConfig.samples
     grid: list[float] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
     device: str = "cpu"
 
