@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simclip.data.shapes import COLOR_NAMES, HELD_OUT_PAIRS, SHAPES, render_shapes
-from simclip.generate import (ClipGuide, DirectionConfig, GeneratorConfig, GeneratorTrainConfig,
+from simclip.generate import (ClipGuide, DirectionConfig, GeneratorTrainConfig,
                               GlobalDirections, LatentEditConfig, before_after_figure, optimise_latents,
                               strength_grid_figure, train_generator)
 
@@ -119,9 +119,9 @@ def train_clip(out: Path, epochs: int, policy: str) -> tuple[dict, float]:
 
 
 def make_generator(out: Path, epochs: int, n: int, edge_weight: float):
-    """The generator: a VAE (latent 24, width 96, KL weight 0.05, the default Sobel edge term) on
-    ``n`` renders of all 30 pairs;
-    one already in ``out`` is reused (its config and metrics say how it was made)."""
+    """The generator: a VAE with the library's defaults (but ``epochs`` and ``edge_weight``) on ``n``
+    renders of all 30 pairs; one already in ``out`` is reused (its config and metrics say how it was
+    made)."""
     from simclip.generate import load_generator
 
     if (out / "generator.safetensors").exists():
@@ -129,9 +129,8 @@ def make_generator(out: Path, epochs: int, n: int, edge_weight: float):
         return load_generator(out), {"reused": str(out), "config": json.loads((out / "config.json").read_text()),
                                      **history[-1]}
     scenes = [render_shapes(split, n=k, seed=1) for split, k in (("train", n - n // 4), ("test", n // 4))]
-    cfg = GeneratorTrainConfig(data=f"shapes: {n} renders of all 30 pairs", out=str(out), epochs=epochs, beta=0.05,
-                               edge_weight=edge_weight,
-                               generator=GeneratorConfig(latent_dim=24, width=96))
+    cfg = GeneratorTrainConfig(data=f"shapes: {n} renders of all 30 pairs", out=str(out), epochs=epochs,
+                               edge_weight=edge_weight)
     generator, metrics = train_generator(cfg, torch.cat([s.images for s in scenes]))
     return generator, {"config": cfg.to_dict(), **metrics}
 

@@ -22,17 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace a generator run already in --out")
     t.add_argument("--image-size", type=int, default=None,
                    help="square side, a power of two (default: the data's, rounded up to one)")
-    t.add_argument("--latent-dim", type=int, default=24, help="latent channels (24)")
-    t.add_argument("--width", type=int, default=96, help="channels of the decoder's 4x4 map (96)")
-    t.add_argument("--beta", type=float, default=0.05,
-                   help="weight of the KL term (0.05; 1 is a plain VAE, smoother and blurrier)")
-    edge = GeneratorTrainConfig().edge_weight
-    t.add_argument("--edge-weight", type=float, default=edge,
-                   help=f"weight of a Sobel edge term in the reconstruction loss ({edge:g}: "
+    train = GeneratorTrainConfig()
+    t.add_argument("--latent-dim", type=int, default=train.generator.latent_dim,
+                   help=f"latent channels ({train.generator.latent_dim})")
+    t.add_argument("--width", type=int, default=train.generator.width,
+                   help=f"channels of the decoder's 4x4 map ({train.generator.width})")
+    t.add_argument("--beta", type=float, default=train.beta,
+                   help=f"weight of the KL term ({train.beta:g}; 1 is a plain VAE, smoother and blurrier)")
+    t.add_argument("--edge-weight", type=float, default=train.edge_weight,
+                   help=f"weight of a Sobel edge term in the reconstruction loss ({train.edge_weight:g}: "
                         "sharper outlines; 0 turns it off, see BENCHMARKS.md for what it does to edits)")
-    t.add_argument("--epochs", type=int, default=32, help="passes over the data (32)")
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed (2e-3)")
+    t.add_argument("--epochs", type=int, default=train.epochs, help=f"passes over the data ({train.epochs})")
+    t.add_argument("--batch-size", type=int, default=train.batch_size)
+    t.add_argument("--lr", type=float, default=train.lr, help=f"Adam learning rate, cosine-decayed ({train.lr:g})")
     t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after the first epoch that ends past this many seconds")
     t.add_argument("--seed", type=int, default=0)
