@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
 from simclip.augment import GaussianBlur, SobelFilter, gaussian_blur, sobel_magnitude
-from simclip.augment.filters import blur_kernel_size
+from simclip.augment.filters import _grouped_blur, blur_kernel_size, blur_radius, gaussian_kernels
 from tests.augment.conftest import seeded
 
 
@@ -84,3 +84,44 @@ def test_blur_of_a_batch_in_pieces_equals_each_sample_blurred_alone():
     for i in range(9):
         torch.testing.assert_close(out[i : i + 1], gaussian_blur(x[i : i + 1], sigma[i : i + 1], 5), rtol=0, atol=1e-7)
     assert not torch.allclose(out, x, atol=1e-3)  # a blur, not the identity
+
+
+def _full_kernel_blur_float64(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> torch.Tensor:
+    """Naive reference: every sample convolved with its untruncated kernel, in float64."""
+    radius = kernel_size // 2
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    out = []
+    for i in range(x.shape[0]):
+        k = torch.exp(-0.5 * (taps / float(sigma[i])) ** 2)
+        k = k / k.sum()
+        planes = x[i].double().unsqueeze(1)
+        planes = F.conv2d(F.pad(planes, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1))
+        planes = F.conv2d(F.pad(planes, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+        out.append(planes[:, 0])
+    return torch.stack(out)
+
+
+def test_truncated_blur_stays_within_1e_4_of_the_full_kernel_on_the_worst_images():
+    # Hard step edges and checkerboards put the most weight on the dropped tails.
+    x = torch.zeros(6, 3, 40, 40)
+    x[:, :, :, 20:] = 1.0
+    x[3:, :, ::2, ::2] = 1.0 - x[3:, :, ::2, ::2]
+    sigma = torch.tensor([0.1, 0.7, 1.3, 2.0, 1.99, 0.26])
+    out = gaussian_blur(x, sigma, blur_kernel_size(224, 224))
+    reference = _full_kernel_blur_float64(x, sigma, 23)
+    torch.testing.assert_close(out.double(), reference, atol=1e-4, rtol=0)
+
+
+def test_truncation_radius_is_four_sigma_within_the_kernel():
+    radius = blur_radius(torch.tensor([0.1, 0.25, 0.26, 1.0, 2.0, 5.0]), 23)
+    assert radius.tolist() == [1, 1, 2, 4, 8, 11]
+    kernels = gaussian_kernels(torch.tensor([1.0, 2.0]), 23, truncate=True)
+    assert int((kernels[0] > 0).sum()) == 9 and int((kernels[1] > 0).sum()) == 17
+    torch.testing.assert_close(kernels.sum(dim=1), torch.ones(2))
+
+
+def test_grouped_convolution_blur_equals_the_per_sample_blur():
+    # the accelerator path, run here on the CPU
+    x = torch.rand(5, 3, 30, 30, generator=seeded(32))
+    sigma = torch.tensor([0.1, 0.6, 1.1, 1.6, 2.0])
+    torch.testing.assert_close(_grouped_blur(x, sigma, 7), gaussian_blur(x, sigma, 7), atol=1e-6, rtol=0)
