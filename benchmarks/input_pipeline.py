@@ -264,7 +264,7 @@ def simclip_stages(files: list[Path], size: int, device: torch.device) -> dict[s
     from simclip.imageio import decode_reduced
 
     blobs = [f.read_bytes() for f in files]
-    decode, reduced = _clock(lambda: [decode_reduced(b, 3, min_side=size) for b in blobs])
+    decode, reduced = _clock(lambda: [decode_reduced(b, 3, min_side=size, fast_jpeg=True) for b in blobs])
     crop, squares = _clock(lambda: [fit_square(r.pixels, size, scale=r.scale, full_size=r.full_size)
                                     for r in reduced])
 

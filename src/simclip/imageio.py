@@ -20,7 +20,8 @@ builder and the web service all decode through :func:`decode_array` (``[H, W, C]
   to) a box-filtered downscale of the full decode; other formats are decoded at full size.
 
 Errors: :class:`ImageDecodeError` (a :class:`~simclip.errors.SimclipError`) names the file and the
-reason; a missing file is a ``FileNotFoundError``. torch is imported only by :func:`decode_image`.
+reason; a missing file is a ``FileNotFoundError``. torch is imported only by :func:`decode_image`
+and by :func:`decode_reduced` with ``fast_jpeg``.
 """
 
 from __future__ import annotations
@@ -90,9 +91,15 @@ class Reduced(NamedTuple):
 
 def decode_reduced(source: Source, channels: int | None = 3, *, max_pixels: int | None = None,
                    formats: Collection[str] = ALLOWED_FORMATS, name: str | None = None,
-                   min_side: int | None = None) -> Reduced:
+                   min_side: int | None = None, fast_jpeg: bool = False) -> Reduced:
     """:func:`decode_array` with the scale it decoded at and the full size, which a caller that
-    resamples needs in order to place the full image's pixel grid on the reduced one."""
+    resamples needs in order to place the full image's pixel grid on the reduced one.
+
+    With ``fast_jpeg``, a baseline JPEG decoded at full size, stored upright, whose colour mode is
+    the one asked for (RGB for 3 channels, gray for 1), is decoded by ``torchvision.io.decode_jpeg``
+    (the same libjpeg-turbo, the same pixels, without PIL's per-image overhead; this imports
+    torch). Anything it refuses goes through PIL, which decides what is an error.
+    """
     if channels not in (1, 3, None):
         raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
     if min_side is not None and (isinstance(min_side, bool) or not isinstance(min_side, int) or min_side < 1):
@@ -110,6 +117,10 @@ def decode_reduced(source: Source, channels: int | None = 3, *, max_pixels: int 
             drafted = img.draft(img.mode, (min_side, min_side))
             if drafted is not None:  # its box is the full image in reduced pixels
                 scale = round(width / drafted[1][2])
+        if fast_jpeg and scale == 1:
+            pixels = _decode_jpeg_torch(source, img, channels)
+            if pixels is not None:
+                return Reduced(pixels, 1, (width, height))
         try:
             img.load()
         except Exception as err:  # PIL's decoders raise OSError, SyntaxError, struct.error, ...
@@ -181,6 +192,31 @@ def _regular_file(path: Path) -> bool:
     """Whether ``path`` is a regular file, or a missing one (which opening reports as missing).
     Opening a named pipe would block for ever, so pipes, devices and broken links are refused."""
     return path.is_file() or not (path.exists() or path.is_symlink())
+
+
+def _decode_jpeg_torch(source: Source, img: Image.Image, channels: int | None) -> np.ndarray | None:
+    """uint8 ``[H, W, C]`` of a JPEG that needs no conversion, rotation or reduction, decoded by
+    torchvision; None where PIL has to decide (another mode, an EXIF rotation, a decode error)."""
+    if img.format != "JPEG" or img.mode not in ("RGB", "L"):
+        return None
+    if channels is not None and (channels == 3) != (img.mode == "RGB"):
+        return None  # a conversion: PIL's rules
+    try:
+        if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+            return None
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        with warnings.catch_warnings():  # torchvision >= 0.29 marks its image codecs deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import torch
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+            mode = ImageReadMode.RGB if img.mode == "RGB" else ImageReadMode.GRAY
+            decoded = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode)
+    except Exception:  # PIL's path reports what is wrong; a torchvision without codecs leaves it to PIL
+        return None
+    if tuple(decoded.shape[1:]) != (img.height, img.width):
+        return None
+    return decoded.permute(1, 2, 0).contiguous().numpy()
 
 
 def _upright(img: Image.Image) -> Image.Image:

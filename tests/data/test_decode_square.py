@@ -102,3 +102,29 @@ def test_other_formats_are_decoded_at_full_size(tmp_path):
 def test_min_side_must_be_a_positive_int(bad):
     with pytest.raises(ValueError, match="min_side"):
         imageio.decode_array(photo_jpeg("coffee"), min_side=bad)
+
+
+@pytest.mark.parametrize(("name", "channels"), [("astronaut", 3), ("camera", 1), ("coffee", None)])
+def test_fast_jpeg_decode_gives_pils_pixels(name, channels):
+    image = getattr(skimage.data, name)()
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=88)
+    data = buf.getvalue()
+    fast = imageio.decode_reduced(data, channels, fast_jpeg=True)
+    slow = imageio.decode_reduced(data, channels)
+    assert fast.pixels.dtype == np.uint8 and fast.pixels.flags.c_contiguous
+    assert fast.scale == slow.scale == 1 and fast.full_size == slow.full_size
+    assert np.array_equal(fast.pixels, slow.pixels)
+
+
+def test_fast_jpeg_decode_leaves_conversions_rotations_and_bad_files_to_pil(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = photo_jpeg("coffee", 500, 375, exif=exif)
+    assert np.array_equal(imageio.decode_reduced(rotated, fast_jpeg=True).pixels, imageio.decode_array(rotated))
+    colour = photo_jpeg("coffee", 120, 90)
+    assert np.array_equal(imageio.decode_reduced(colour, 1, fast_jpeg=True).pixels, imageio.decode_array(colour, 1))
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(colour[: len(colour) // 2])
+    with pytest.raises(imageio.ImageDecodeError, match="cut.jpg"):
+        imageio.decode_reduced(path, fast_jpeg=True)

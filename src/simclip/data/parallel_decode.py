@@ -47,6 +47,12 @@ class DecodedSquares:
     bad: list[tuple[str, str]]
 
 
+def single_threaded_worker() -> None:
+    """Pool initializer: one torch thread per decoding worker process (the workers are the
+    parallelism; a forked OpenMP pool would also oversubscribe the cores)."""
+    torch.set_num_threads(1)
+
+
 def default_workers(n_files: int) -> int:
     """Worker processes used when none are asked for: up to 4 (never more than the CPUs this
     process may run on, nor one per 64 files); 0 (this process) for small folders."""
@@ -94,7 +100,7 @@ def _decode_forked(files: Sequence[Path], out: np.ndarray, size: int, channels: 
     _job = (files, out, size, channels)
     try:
         context = multiprocessing.get_context("fork")
-        with context.Pool(min(workers, len(chunks))) as pool:
+        with context.Pool(min(workers, len(chunks)), initializer=single_threaded_worker) as pool:
             reasons: dict[int, str] = {}
             for found in pool.imap_unordered(_decode_chunk, chunks):
                 reasons.update(found)

@@ -33,10 +33,12 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], workers: int, pool: st
     if pool == "thread":
         executor = futures.ThreadPoolExecutor(workers)
     else:
-        # fork starts workers at once; the writer's workers touch only numpy and PIL
+        # fork starts workers at once; each resizes with one torch thread
+        from simclip.data.parallel_decode import single_threaded_worker
+
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        executor = futures.ProcessPoolExecutor(workers, mp_context=context)
+        executor = futures.ProcessPoolExecutor(workers, mp_context=context, initializer=single_threaded_worker)
     pending: collections.deque[futures.Future] = collections.deque()
     try:
         for task in tasks:
