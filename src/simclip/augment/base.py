@@ -71,6 +71,12 @@ class RandomOp:
         so a caller may run a drawn batch in slices of samples. Returns as :meth:`transform`.
         """
 
+        if overwrite and x.device.type == "cpu" and type(self).apply_row_ is not RandomOp.apply_row_:
+            # in place, one sample at a time: no gather of the gated rows and no scatter back
+            for i in gate.nonzero().squeeze(1).tolist():
+                self.apply_row_(x[i : i + 1], {k: v[i : i + 1] for k, v in params.items()})
+            return x
+
         def apply_rows(x_sub: Tensor, index: Tensor) -> Tensor:
             everyone = index.numel() == x.shape[0]
             rows = {
@@ -97,6 +103,12 @@ class RandomOp:
 
         Returns ``x`` itself (unchanged) or a new tensor sharing no memory with ``x``; never a view.
         """
+        raise NotImplementedError
+
+    def apply_row_(self, x: Tensor, params: dict[str, Tensor]) -> None:
+        """Optional: overwrite one sample ``x`` (``float32`` ``[1, C, H, W]``, a view into the
+        batch) with what :meth:`apply` gives for it. Ops that define it are run this way on the
+        CPU when the caller owns the batch."""
         raise NotImplementedError
 
     def repr_fields(self) -> dict[str, Any]:

@@ -89,15 +89,20 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
     """
     if x.device.type != "cpu":
         return _grouped_blur(x, sigma, kernel_size)
-    h, w = x.shape[-2:]
     out = torch.empty_like(x)
-    radii = blur_radius(sigma, kernel_size).tolist()
-    for i, radius in enumerate(radii):
-        taps = gaussian_kernels(sigma[i : i + 1].double(), 2 * radius + 1)[0, radius:].tolist()
-        rows = _symmetric_taps(F.pad(x[i : i + 1], (0, 0, radius, radius), mode="reflect")[0], taps, h, -2)
-        _symmetric_taps(F.pad(rows.unsqueeze(0), (radius, radius, 0, 0), mode="reflect")[0], taps, w, -1,
-                        out=out[i])
+    for i in range(x.shape[0]):
+        _blur_sample(x[i : i + 1], sigma[i : i + 1], kernel_size, out=out[i])
     return out
+
+
+def _blur_sample(x: Tensor, sigma: Tensor, kernel_size: int, out: Tensor) -> None:
+    """Blur one sample ``x`` (``[1, C, H, W]``) into ``out`` (``[C, H, W]``; may be ``x[0]``:
+    both passes read padded copies)."""
+    h, w = x.shape[-2:]
+    radius = int(blur_radius(sigma, kernel_size)[0])
+    taps = gaussian_kernels(sigma.double(), 2 * radius + 1)[0, radius:].tolist()
+    rows = _symmetric_taps(F.pad(x, (0, 0, radius, radius), mode="reflect")[0], taps, h, -2)
+    _symmetric_taps(F.pad(rows.unsqueeze(0), (radius, radius, 0, 0), mode="reflect")[0], taps, w, -1, out=out)
 
 
 def _grouped_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
@@ -170,6 +175,9 @@ class GaussianBlur(RandomOp):
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return gaussian_blur(x, params["sigma"], self._size_for(x.shape[2], x.shape[3]))
+
+    def apply_row_(self, x: Tensor, params: dict[str, Tensor]) -> None:
+        _blur_sample(x, params["sigma"], self._size_for(x.shape[2], x.shape[3]), out=x[0])
 
     def repr_fields(self) -> dict[str, Any]:
         return {"kernel_size": self.kernel_size, "sigma": self.sigma, "p": self.p}

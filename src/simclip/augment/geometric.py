@@ -149,6 +149,9 @@ class RandomHorizontalFlip(RandomOp):
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return x.flip(-1)
 
+    def apply_row_(self, x: Tensor, params: dict[str, Tensor]) -> None:
+        x.copy_(x.flip(-1))
+
 
 _ROTATIONS = (90, 180, 270)
 

@@ -21,6 +21,7 @@ from simclip.augment.colour import (
     _hue_,
     _saturation_,
     check_colour_channels,
+    luma,
     to_grayscale,
 )
 from simclip.augment.sampling import permutations, uniform
@@ -202,3 +203,6 @@ class RandomGrayscale(RandomOp):
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return to_grayscale(x)
+
+    def apply_row_(self, x: Tensor, params: dict[str, Tensor]) -> None:
+        x.copy_(luma(x).expand_as(x))
