@@ -270,3 +270,20 @@ def test_running_in_chunks_gives_the_views_of_one_whole_batch_pass():
                                Compose(ops, chunk=None)(floats, generator=seeded(18)), rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="chunk"):
         Compose(ops, chunk=0)
+
+
+def test_chunks_on_several_threads_give_the_same_views_and_restore_the_thread_count():
+    ops = [RandomResizedCrop(12), RandomHorizontalFlip(0.5), ColorJitter(p=0.8), RandomGrayscale(0.2),
+           GaussianBlur(p=0.5)]
+    images = torch.randint(0, 256, (21, 3, 16, 16), dtype=torch.uint8, generator=seeded(40))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = Compose(ops, chunk=2)(images, generator=seeded(41))
+        torch.set_num_threads(3)
+        three = Compose(ops, chunk=2)(images, generator=seeded(41))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, three)
+    assert not torch.equal(one[:2], one[2:4])

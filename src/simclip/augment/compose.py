@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,17 @@ from simclip.augment.sampling import check_generator
 
 BatchOp = Callable[..., Tensor]
 """Anything called as ``op(x, generator=g)`` on a ``float32 Tensor[B, C, H, W]``."""
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``threads`` threads for chunks of augmentation (torch ops release
+    the GIL while they run)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="simclip-augment")
+    return _POOLS[threads]
 
 
 class Compose:
@@ -29,7 +41,9 @@ class Compose:
         channels: if set, the number of channels the input must have.
         chunk: samples run through the chain together on the CPU when every op is a
             :class:`RandomOp` (their parameters are drawn for the whole batch first, so the
-            views do not depend on it); ``None`` runs each op over the whole batch.
+            views do not depend on it); ``None`` runs each op over the whole batch. Chunks run
+            with one intra-op thread each, ``torch.get_num_threads()`` of them at once (the
+            thread count is restored afterwards).
     """
 
     def __init__(
@@ -99,7 +113,8 @@ class Compose:
         whole-batch pass draws them, then run ``chunk`` samples at a time on the CPU (all at once
         elsewhere). Every op treats each sample on its own, so the views are those of one pass;
         a slice of a few samples stays in the CPU's caches through the chain, where a pass of
-        each op over the whole float batch streams it through memory."""
+        each op over the whole float batch streams it through memory. On the CPU, chunks run on
+        a pool of the caller's torch thread count, each op on one thread."""
         source = x if x.dtype == torch.uint8 else as_float_batch(x)
         as_float_batch(source[:0])  # the shape checks, for uint8 too
         self._check_channels(x.shape)
@@ -111,10 +126,9 @@ class Compose:
             drawn.append(op.draw(shape, generator))
             shape = torch.Size((shape[0], shape[1], *op.output_size(shape[2], shape[3])))
         b = x.shape[0]
-        step = b if x.device.type != "cpu" or self.chunk is None else self.chunk
-        out: Tensor | None = None
-        for start in range(0, b, step):
-            rows = slice(start, start + step)
+        step = b if self.chunk is None else self.chunk
+
+        def run(rows: slice) -> Tensor:
             y = as_float_batch(source[rows])
             owned = y is not x[rows] and source.dtype == torch.uint8
             for op, (gate, params) in zip(self.ops, drawn):
@@ -122,11 +136,32 @@ class Compose:
                 z = op.run(y, gate[rows], {k: v[rows] for k, v in params.items()}, overwrite=owned)
                 owned = owned or z is not y
                 y = z
-            y = self._resized(y)
-            if out is None:
-                out = y.new_empty(b, *y.shape[1:])
-            out[rows] = y
-        assert out is not None
+            return self._resized(y)
+
+        if x.device.type != "cpu":
+            return run(slice(0, b))
+        threads = torch.get_num_threads()
+        # The per-sample ops are too small for intra-op threads, whose barriers stall whenever a
+        # core is busy elsewhere (a loader's workers): each chunk runs on one thread, and the
+        # caller's thread budget runs that many chunks at once.
+        torch.set_num_threads(1)
+        try:
+            first = run(slice(0, step))
+            out = first.new_empty(b, *first.shape[1:])
+            out[:step] = first
+
+            def fill(start: int) -> None:
+                out[start:start + step] = run(slice(start, start + step))
+
+            starts = range(step, b, step)
+            if threads > 1:
+                for _ in _pool(threads).map(fill, starts):
+                    pass
+            else:
+                for start in starts:
+                    fill(start)
+        finally:
+            torch.set_num_threads(threads)
         return out
 
     def __len__(self) -> int:
