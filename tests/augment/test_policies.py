@@ -287,3 +287,19 @@ def test_chunks_on_several_threads_give_the_same_views_and_restore_the_thread_co
         torch.set_num_threads(before)
     assert torch.equal(one, three)
     assert not torch.equal(one[:2], one[2:4])
+
+
+def test_repeats_equal_augmenting_the_tiled_batch():
+    from simclip.augment import two_views
+
+    policy = create_policy("simclr", size=12)
+    images = torch.randint(0, 256, (5, 3, 16, 16), dtype=torch.uint8, generator=seeded(42))
+    tiled = torch.cat([images, images, images])
+    expected = policy(tiled, generator=seeded(43))
+    assert torch.equal(policy(images, generator=seeded(43), repeats=3), expected)
+    whole = Compose(policy.ops, size=12, chunk=None)
+    assert torch.equal(whole(images, generator=seeded(43), repeats=3), expected)
+    pair = policy(torch.cat([images, images]), generator=seeded(43))
+    assert torch.equal(two_views(policy, images, generator=seeded(43)).flatten(0, 1), pair)
+    with pytest.raises(ValueError, match="repeats"):
+        policy(images, repeats=0)

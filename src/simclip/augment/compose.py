@@ -65,21 +65,28 @@ class Compose:
             raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
         self.chunk = chunk
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None, repeats: int = 1) -> Tensor:
         """Augment a batch.
 
         Args:
             x: ``Tensor[B, C, H, W]``, ``uint8`` or float in ``[0, 1]``, CPU or CUDA.
             generator: CPU generator supplying all randomness (``None``: torch's global one).
+            repeats: augment ``x`` tiled this many times along the batch (``R * B`` samples,
+                sample ``r * B + i`` from image ``i``), without building the tiled batch when
+                the chain runs in chunks.
 
         Returns:
             ``float32`` ``Tensor[B, C, S_h, S_w]`` in ``[0, 1]`` on ``x``'s device, where
             ``(S_h, S_w)`` is ``size`` if set, else the size the ops produce.
         """
         check_generator(generator)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"repeats must be a positive int, got {repeats!r}")
         if self.chunk is not None and len(self.ops) > 0 and all(isinstance(op, RandomOp) for op in self.ops):
             if isinstance(x, Tensor) and x.ndim == 4 and x.shape[0] > 0:
-                return self._in_chunks(x, generator)
+                return self._in_chunks(x, generator, repeats)
+        if repeats > 1 and isinstance(x, Tensor):
+            x = x.repeat(repeats, *[1] * (x.ndim - 1))
         given = x
         x = as_float_batch(x)
         self._check_channels(x.shape)
@@ -108,7 +115,7 @@ class Compose:
             x = x.clamp_(0.0, 1.0)
         return x
 
-    def _in_chunks(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    def _in_chunks(self, x: Tensor, generator: torch.Generator | None, repeats: int = 1) -> Tensor:
         """The chain of :class:`RandomOp` s with every parameter drawn first, in the order a
         whole-batch pass draws them, then run ``chunk`` samples at a time on the CPU (all at once
         elsewhere). Every op treats each sample on its own, so the views are those of one pass;
@@ -118,19 +125,24 @@ class Compose:
         source = x if x.dtype == torch.uint8 else as_float_batch(x)
         as_float_batch(source[:0])  # the shape checks, for uint8 too
         self._check_channels(x.shape)
-        shape = torch.Size(x.shape)
+        images = x.shape[0]
+        shape = torch.Size((repeats * images, *x.shape[1:]))
         drawn = []
         for op in self.ops:
             assert isinstance(op, RandomOp)
             op.check_input(torch.empty(shape, device="meta"))
             drawn.append(op.draw(shape, generator))
             shape = torch.Size((shape[0], shape[1], *op.output_size(shape[2], shape[3])))
-        b = x.shape[0]
+        b = shape[0]
         step = b if self.chunk is None else self.chunk
 
         def run(rows: slice) -> Tensor:
-            y = as_float_batch(source[rows])
-            owned = y is not x[rows] and source.dtype == torch.uint8
+            if repeats == 1:
+                y, owned = as_float_batch(source[rows]), source.dtype == torch.uint8
+            else:
+                picked = source.index_select(0, torch.arange(rows.start, min(rows.stop, b)).remainder_(images)
+                                             .to(source.device))
+                y, owned = as_float_batch(picked), True
             for op, (gate, params) in zip(self.ops, drawn):
                 assert isinstance(op, RandomOp)
                 z = op.run(y, gate[rows], {k: v[rows] for k, v in params.items()}, overwrite=owned)

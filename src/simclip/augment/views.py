@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from simclip.augment.compose import Compose
+
 
 def n_views(
     policy: Callable[..., Tensor],
@@ -34,8 +36,10 @@ def n_views(
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a Tensor of shape [B, C, H, W], got {shape}")
     b = x.shape[0]
-    tiled = x.unsqueeze(0).expand(n, *x.shape).reshape(n * b, *x.shape[1:])
-    out = policy(tiled, generator=generator)
+    if isinstance(policy, Compose):
+        out = policy(x, generator=generator, repeats=n)
+    else:
+        out = policy(x.repeat(n, *[1] * (x.ndim - 1)), generator=generator)
     return out.view(n, b, *out.shape[1:])
 
 
