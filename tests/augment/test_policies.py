@@ -303,3 +303,13 @@ def test_repeats_equal_augmenting_the_tiled_batch():
     assert torch.equal(two_views(policy, images, generator=seeded(43)).flatten(0, 1), pair)
     with pytest.raises(ValueError, match="repeats"):
         policy(images, repeats=0)
+
+
+def test_a_crop_and_its_flip_fused_give_the_values_of_the_two_ops():
+    ops = [RandomResizedCrop(20), RandomHorizontalFlip(0.5)]
+    images = torch.randint(0, 256, (16, 3, 24, 24), dtype=torch.uint8, generator=seeded(44))
+    fused = Compose(ops, chunk=4)(images, generator=seeded(45))
+    g = seeded(45)
+    separate = ops[1](ops[0](images, generator=g), generator=g)
+    assert torch.equal(fused, separate)
+    assert not torch.equal(fused, ops[0](images, generator=seeded(45)))  # some samples were flipped

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from simclip.augment.base import RandomOp
 from simclip.augment.batch import as_float_batch, check_size
+from simclip.augment.geometric import RandomHorizontalFlip, RandomResizedCrop
 from simclip.augment.sampling import check_generator
 
 BatchOp = Callable[..., Tensor]
@@ -26,6 +27,23 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     if threads not in _POOLS:
         _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="simclip-augment")
     return _POOLS[threads]
+
+
+Drawn = tuple[Tensor, dict[str, Tensor]]
+
+
+def _fuse_crop_and_flip(steps: list[tuple[RandomOp, Drawn]]) -> list[tuple[RandomOp, Drawn]]:
+    """A random resized crop followed by a horizontal flip becomes one crop whose flipped
+    samples read their grid right to left: the same values, one pass fewer."""
+    fused: list[tuple[RandomOp, Drawn]] = []
+    for op, (gate, params) in steps:
+        if type(op) is RandomHorizontalFlip and fused and type(fused[-1][0]) is RandomResizedCrop \
+                and "mirror" not in fused[-1][1][1]:
+            crop, (crop_gate, crop_params) = fused[-1]
+            fused[-1] = (crop, (crop_gate, {**crop_params, "mirror": gate}))
+        else:
+            fused.append((op, (gate, params)))
+    return fused
 
 
 class Compose:
@@ -127,12 +145,13 @@ class Compose:
         self._check_channels(x.shape)
         images = x.shape[0]
         shape = torch.Size((repeats * images, *x.shape[1:]))
-        drawn = []
+        drawn: list[Drawn] = []
         for op in self.ops:
             assert isinstance(op, RandomOp)
             op.check_input(torch.empty(shape, device="meta"))
             drawn.append(op.draw(shape, generator))
             shape = torch.Size((shape[0], shape[1], *op.output_size(shape[2], shape[3])))
+        steps = _fuse_crop_and_flip([(op, d) for op, d in zip(self.ops, drawn) if isinstance(op, RandomOp)])
         b = shape[0]
         step = b if self.chunk is None else self.chunk
 
@@ -143,8 +162,7 @@ class Compose:
                 picked = source.index_select(0, torch.arange(rows.start, min(rows.stop, b)).remainder_(images)
                                              .to(source.device))
                 y, owned = as_float_batch(picked), True
-            for op, (gate, params) in zip(self.ops, drawn):
-                assert isinstance(op, RandomOp)
+            for op, (gate, params) in steps:
                 z = op.run(y, gate[rows], {k: v[rows] for k, v in params.items()}, overwrite=owned)
                 owned = owned or z is not y
                 y = z

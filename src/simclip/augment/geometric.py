@@ -71,7 +71,7 @@ def _pixel_centres(n: int, device: torch.device) -> Tensor:
     return (torch.arange(n, device=device, dtype=torch.float32) * 2 + 1) / n - 1
 
 
-def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor:
+def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int], mirror: Tensor | None = None) -> Tensor:
     """Crop a different box from each sample and resize it bilinearly, in one ``grid_sample``.
 
     Output pixel centres are mapped onto the box with ``align_corners=False`` semantics, so a box
@@ -83,6 +83,8 @@ def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor:
         x: ``float32`` ``Tensor[B, C, H, W]``.
         boxes: ``Tensor[B, 4]`` of ``(top, left, height, width)`` in pixels.
         size: output ``(height, width)``.
+        mirror: optional ``bool Tensor[B]``: those samples come out flipped left-right (their
+            grid read right to left: the values of ``.flip(-1)`` without another pass).
 
     Returns:
         ``Tensor[B, C, size[0], size[1]]``.
@@ -95,6 +97,9 @@ def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor:
     centres_x = _pixel_centres(size[1], x.device)
     grid_y = torch.addcmul(((2 * top + h) / height - 1).unsqueeze(1), (h / height).unsqueeze(1), centres_y)
     grid_x = torch.addcmul(((2 * left + w) / width - 1).unsqueeze(1), (w / width).unsqueeze(1), centres_x)
+    if mirror is not None and bool(mirror.any()):
+        flipped = mirror.to(x.device).unsqueeze(1)
+        grid_x = torch.where(flipped, grid_x.flip(1), grid_x)
     grid = torch.stack(
         [grid_x.unsqueeze(1).expand(b, size[0], size[1]), grid_y.unsqueeze(2).expand(b, size[0], size[1])],
         dim=3,
@@ -134,7 +139,7 @@ class RandomResizedCrop(RandomOp):
         return {"boxes": boxes}
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        return resized_crop(x, params["boxes"], self.output_size(x.shape[2], x.shape[3]))
+        return resized_crop(x, params["boxes"], self.output_size(x.shape[2], x.shape[3]), params.get("mirror"))
 
     def repr_fields(self) -> dict[str, Any]:
         return {"size": self.size, "scale": self.scale, "ratio": self.ratio}
