@@ -29,9 +29,9 @@ views per batch (on the GPU when there is one):
 
 Timing: after 2 warm-up batches (worker start-up), the wall time of the next ``--batches``
 batches; the pipelines are measured in turn, ``--rounds`` times, and the median is reported.
-``--threads`` (default 1) is torch's thread count in the main process; workers use one each. On a
-shared machine two threads made simclip's augmentation four times slower than one (OpenMP threads
-waiting for cores that other processes hold), so one is the default.
+``--threads`` is torch's thread count in the main process (default: torch's own, one per core, as
+a training run has); workers use one each. simclip's augmentation runs its chunks of samples on
+that many threads, each op on one thread.
 
 Stage shares: each pipeline's stages timed one after another in one process with one thread, on
 128 of the files; the pipelines are measured in turn three times, each stage twice a turn, and the
@@ -370,12 +370,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224, help="side of the views")
     parser.add_argument("--batches", type=int, default=6, help="timed batches of 64 per pipeline and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the main process")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the main process (default: torch's, one per core)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "simclip-input-pipeline"))
     args = parser.parse_args()
     torch.manual_seed(0)
     random.seed(0)
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     load_before = os.getloadavg()
     made = time.perf_counter()
@@ -412,7 +414,7 @@ def main() -> None:
         "data": {"files": args.count, "image": "500x375 JPEG (1 in 4 375x500), quality 85..95, from "
                  "scikit-image sample photos", "shards": f"tar, {SHARD_SIZE} samples each"},
         "views": {"size": args.size, "per_image": 2, "batch": BATCH, "dtype": "float32"},
-        "workers": WORKERS, "main_threads": args.threads, "device": str(device),
+        "workers": WORKERS, "main_threads": torch.get_num_threads(), "device": str(device),
         "timed_batches": args.batches, "rounds": args.rounds,
         "images_per_s": median, "runs": {k: [round(x, 1) for x in v] for k, v in runs.items()},
         "simclip_folder_load_s": [round(s, 2) for s in folder_load_s],
