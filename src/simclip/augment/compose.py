@@ -12,6 +12,7 @@ from torch import Tensor
 from simclip.augment.base import RandomOp
 from simclip.augment.batch import as_float_batch, check_size
 from simclip.augment.geometric import RandomHorizontalFlip, RandomResizedCrop
+from simclip.augment.hugepages import empty_cpu
 from simclip.augment.sampling import check_generator
 
 BatchOp = Callable[..., Tensor]
@@ -177,7 +178,7 @@ class Compose:
         torch.set_num_threads(1)
         try:
             first = run(slice(0, step))
-            out = first.new_empty(b, *first.shape[1:])
+            out = empty_cpu((b, *first.shape[1:]), first.dtype)
             out[:step] = first
 
             def fill(start: int) -> None:

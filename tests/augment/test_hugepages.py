@@ -1,0 +1,24 @@
+"""Huge-page backed output tensors: ordinary tensors to their users."""
+from __future__ import annotations
+
+import torch
+
+from simclip.augment.hugepages import MIN_BYTES, empty_cpu
+
+
+def test_large_tensor_is_writable_and_behaves_like_torch_empty():
+    shape = (MIN_BYTES // (4 * 3 * 32 * 32) + 1, 3, 32, 32)
+    out = empty_cpu(shape)
+    assert out.shape == shape and out.dtype == torch.float32 and out.is_contiguous()
+    out.fill_(0.25)
+    out[1].mul_(2)
+    assert float(out[1].mean()) == 0.5 and float(out[0].mean()) == 0.25
+    doubled = torch.cat([out, out])
+    assert doubled.shape[0] == 2 * shape[0] and torch.equal(doubled[: shape[0]], out)
+
+
+def test_small_tensor_comes_from_torch_and_dtype_is_kept():
+    out = empty_cpu((2, 3), torch.uint8)
+    assert out.shape == (2, 3) and out.dtype == torch.uint8
+    out.fill_(7)
+    assert int(out.sum()) == 42
