@@ -31,12 +31,30 @@ def test_edit_writes_figures_and_a_result(runs, tmp_path, capsys):
     assert result["methods"]["latent"]["steps"] == 5
     for name in ("before_after.png", "grid_latent.png", "grid_global.png", "result.json"):
         assert (out / name).stat().st_size > 0
-    again = tmp_path / "again"
+    again = tmp_path / "again"  # the same latent edit alone (--neutral still feeds its directional term)
     assert main(["edit", "--generator", str(generator), "--clip", str(clip), "--text", "a blue star",
-                 "--seed", "3", "--steps", "5", "--out", str(again), "--json"]) == 0
+                 "--neutral", "a red star", "--method", "latent", "--seed", "3", "--steps", "5",
+                 "--out", str(again), "--json"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["methods"]["latent"] == pytest.approx({**result["methods"]["latent"],
                                                          "seconds": second["methods"]["latent"]["seconds"]})
+
+
+def test_edit_flags_reach_the_latent_optimisation(runs, tmp_path, capsys):
+    generator, clip = runs
+    capsys.readouterr()
+    common = ["edit", "--generator", str(generator), "--clip", str(clip), "--text", "a blue star", "--seed", "3",
+              "--steps", "5", "--method", "latent", "--json"]
+    assert main([*common, "--prompts", "shapes", "--direction-weight", "0", "--out", str(tmp_path / "a")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["request"]["prompts"] == "shapes" and plain["request"]["direction_weight"] == 0
+    assert main([*common, "--prompts", "shapes", "--direction-weight", "2", "--neutral", "a red star",
+                 "--restarts", "2", "--restart-noise", "1", "--out", str(tmp_path / "b")]) == 0
+    directional = json.loads(capsys.readouterr().out)
+    assert directional["request"]["restarts"] == 2 and directional["request"]["restart_noise"] == 1
+    assert directional["methods"]["latent"]["latent_change"] != plain["methods"]["latent"]["latent_change"]
+    assert main([*common, "--prompts", "nope", "--out", str(tmp_path / "c")]) == 2
+    assert "prompts must be one of plain, shapes" in capsys.readouterr().err
 
 
 def test_edit_of_an_image_file(runs, tmp_path, capsys):

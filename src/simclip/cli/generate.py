@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from simclip.errors import UsageError
-from simclip.generate.config import DirectionConfig, GeneratorTrainConfig, LatentEditConfig
+from simclip.generate.config import PROMPT_SETS, DirectionConfig, GeneratorTrainConfig, LatentEditConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("edit", help="edit a generated image with a text prompt (StyleCLIP)",
                        description="StyleCLIP (Patashnik et al. 2021) on a 'simclip generator train' "
                                    "run, judged by a CLIP run: latent optimisation (CLIP distance to "
-                                   "--text plus an L2 pull to the start latent, Eq. 1) and/or the "
+                                   "--text plus an L2 pull to the start latent, Eq. 1, and with "
+                                   "--neutral a directional CLIP loss) and/or the "
                                    "global direction from --neutral to --text. Writes before_after.png, "
                                    "one strength grid per method and result.json into --out.")
     e.add_argument("--generator", required=True, metavar="RUN", help="a 'simclip generator train' folder")
@@ -54,8 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--image", help="edit this image (encoded by the generator's encoder)")
     start.add_argument("--seed", type=int, help="edit the image of the latent drawn under this seed")
     e.add_argument("--neutral", default=None,
-                   help='the global direction starts from this text, e.g. "a red star" (needed by '
-                        "--method global and both)")
+                   help='what the start image shows, e.g. "a red star": the global direction starts '
+                        "from it (needed by --method global and both) and latent optimisation's "
+                        "directional term (--direction-weight) uses it")
     e.add_argument("--method", choices=("latent", "global", "both"), default=None,
                    help="default: both when --neutral is given, else latent")
     lat, glo = LatentEditConfig(), DirectionConfig()
@@ -63,6 +65,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--lr", type=float, default=lat.lr, help=f"latent optimisation: learning rate ({lat.lr:g})")
     e.add_argument("--l2-weight", type=float, default=lat.l2_weight,
                    help=f"latent optimisation: weight of ||z - z_start||^2 (the paper's lambda_L2; {lat.l2_weight:g})")
+    e.add_argument("--prompts", default=lat.prompts, metavar="SET|TEMPLATE",
+                   help="latent optimisation: the text's embedding is the mean over these prompt templates "
+                        f"({', '.join(PROMPT_SETS)}, or one template with {{}}; default {lat.prompts})")
+    e.add_argument("--direction-weight", type=float, default=lat.direction_weight,
+                   help="latent optimisation: weight of the directional CLIP loss from --neutral to --text "
+                        f"(used only with --neutral; {lat.direction_weight:g})")
+    e.add_argument("--restarts", type=int, default=lat.restarts,
+                   help="latent optimisation: starts optimised at once, the start latent and points around "
+                        f"it; the one with the lowest objective is kept ({lat.restarts})")
+    e.add_argument("--restart-noise", type=float, default=lat.restart_noise,
+                   help="latent optimisation: how far the other starts lie, in latent standard deviations "
+                        f"({lat.restart_noise:g})")
     e.add_argument("--strength", type=float, default=glo.strength, help=f"global direction: alpha ({glo.strength:g})")
     e.add_argument("--threshold", type=float, default=glo.threshold,
                    help=f"global direction: beta, the least relevance a latent channel needs ({glo.threshold:g})")
@@ -124,7 +138,9 @@ def _edit(args: argparse.Namespace) -> int:
         raise UsageError(f"--method {method} needs --neutral TEXT (the global direction goes from it to --text)")
     request = EditRequest(generator=args.generator, clip=args.clip, text=args.text, neutral=args.neutral,
                           method=method, image=args.image, seed=args.seed, steps=args.steps, lr=args.lr,
-                          l2_weight=args.l2_weight, strength=args.strength, threshold=args.threshold,
+                          l2_weight=args.l2_weight, prompts=args.prompts,
+                          direction_weight=args.direction_weight, restarts=args.restarts,
+                          restart_noise=args.restart_noise, strength=args.strength, threshold=args.threshold,
                           samples=args.samples, grid=_strengths(args.grid), out=args.out, device=args.device)
     result = run_edit(request)
     if args.json:

@@ -6,6 +6,7 @@ Each config is validated once, in ``__post_init__``, with a :class:`ConfigError`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -17,6 +18,32 @@ class ConfigError(SimclipError, ValueError):
 
 
 _C = TypeVar("_C")
+
+_WHERE = ("on the left", "on the right", "at the top", "at the bottom", "in the center")
+
+PROMPT_SETS: dict[str, tuple[str, ...]] = {
+    # the text as given
+    "plain": ("{}",),
+    # the phrasings of the built-in shapes captions around a text such as "a blue star": the text
+    # alone, and at each of the five positions in three word orders
+    "shapes": ("{}",) + tuple(t.format("{}", w) for w in _WHERE
+                              for t in ("{} {}", "there is {} {}", "{1}, {0}")),
+}
+
+
+def resolve_prompts(name_or_templates: str | Sequence[str]) -> tuple[str, ...]:
+    """A prompt set by name (``PROMPT_SETS``), one template with ``{}``, or a sequence of them."""
+    if isinstance(name_or_templates, str):
+        if name_or_templates in PROMPT_SETS:
+            return PROMPT_SETS[name_or_templates]
+        if "{}" not in name_or_templates:
+            raise ConfigError(f"prompts must be one of {', '.join(PROMPT_SETS)} or a template with {{}}, "
+                          f"got {name_or_templates!r}")
+        return (name_or_templates,)
+    templates = tuple(name_or_templates)
+    if not templates or not all(isinstance(t, str) and "{}" in t for t in templates):
+        raise ConfigError(f"templates must be a non-empty list of strings with {{}}, got {templates!r}")
+    return templates
 
 
 def _check(owner: str, name: str, value: Any, *, minimum: float = 0, positive: bool = True,
@@ -111,16 +138,38 @@ class GeneratorTrainConfig:
 @dataclass(frozen=True)
 class LatentEditConfig:
     """StyleCLIP's latent optimisation (Patashnik et al. 2021, Eq. 1, without the identity term):
-    ``argmin_z D_CLIP(G(z), t) + l2_weight * ||z - z_start||^2``, by Adam for ``steps`` steps."""
+    ``argmin_z D_CLIP(G(z), t) + l2_weight * ||z - z_start||^2``, by Adam for ``steps`` steps.
+
+    ``prompts``: the text embedding ``t`` is the prompt ensemble of the text under these templates
+    (a ``PROMPT_SETS`` name or templates with ``{}``; "plain" is the text alone).
+    ``direction_weight``: when the edit is given a neutral text (what the start shows), that weight
+    times the directional CLIP loss of StyleGAN-NADA (Gal et al. 2022), ``1 - cos(E_I(G(z)) -
+    E_I(G(z_start)), E_T(t) - E_T(neutral))``, joins the objective: the image should change the way
+    the text changes. Without a neutral text the term is off.
+    ``restarts``: the objective is optimised from that many starts per image, the start latent and
+    ``restarts - 1`` points around it (``restart_noise`` times a normal draw under ``restart_seed``,
+    in units of each latent channel's spread), all in one batch; the image keeps the result with
+    the lowest objective (an optimisation that stalls in a local minimum near its start is
+    replaced by one that does not)."""
 
     steps: int = 100
     lr: float = 0.2
     l2_weight: float = 0.0
+    prompts: str | tuple[str, ...] = "plain"
+    direction_weight: float = 0.5
+    restarts: int = 4
+    restart_noise: float = 0.5
+    restart_seed: int = 0
 
     def __post_init__(self) -> None:
         _check("edit", "steps", self.steps, kind=int)
         _check("edit", "lr", self.lr)
         _check("edit", "l2_weight", self.l2_weight, positive=False)
+        _check("edit", "direction_weight", self.direction_weight, positive=False)
+        _check("edit", "restarts", self.restarts, kind=int)
+        _check("edit", "restart_noise", self.restart_noise, positive=False)
+        _check("edit", "restart_seed", self.restart_seed, kind=int, positive=False)
+        resolve_prompts(self.prompts)
 
 
 @dataclass(frozen=True)

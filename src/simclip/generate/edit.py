@@ -3,7 +3,9 @@ that the generated image matches a text under CLIP, pulled back towards where it
 
     z* = argmin_z  D_CLIP(G(z), t) + lambda_L2 * ||z - z_s||^2
 
-(the paper's identity loss, a face recogniser, has no counterpart here). Each image of a batch is
+(the paper's identity loss, a face recogniser, has no counterpart here). The text embedding ``t``
+may be a prompt ensemble, and with a neutral text a directional term may join the objective
+(:class:`LatentEditConfig`). Each image of a batch is
 its own problem: the loss is summed over the batch, so the images do not interact, and the result
 for one image is the same whether it is edited alone or with others (up to float rounding).
 """
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from simclip.generate.config import LatentEditConfig
@@ -45,39 +48,74 @@ class EditResult:
     seconds: float
 
 
-def _text_targets(guide: ClipGuide, texts: str | Sequence[str], batch: int) -> Tensor:
+def _text_targets(guide: ClipGuide, texts: str | Sequence[str], batch: int,
+                  prompts: str | Sequence[str] = "plain", what: str = "text") -> Tensor:
     texts = [texts] if isinstance(texts, str) else list(texts)
     if len(texts) not in (1, batch):
-        raise ValueError(f"give one text or one per image: {len(texts)} texts for {batch} images")
-    return guide.text_features(texts).expand(batch, -1)
+        raise ValueError(f"give one {what} or one per image: {len(texts)} {what}s for {batch} images")
+    return guide.text_features(texts, prompts).expand(batch, -1)
 
 
 def optimise_latents(generator: Generator, guide: ClipGuide, start: Tensor, texts: str | Sequence[str],
-                     cfg: LatentEditConfig | None = None) -> EditResult:
+                     cfg: LatentEditConfig | None = None,
+                     neutral: str | Sequence[str] | None = None) -> EditResult:
     """Edit the images ``G(start)`` (``start`` ``[B, D]``) towards ``texts`` (one, or one per image).
 
-    Deterministic: no randomness is drawn, so the same start and text give the same result.
+    ``neutral`` (one text, or one per image: what the start shows) is used only by the directional
+    term, when ``cfg.direction_weight`` is above 0; without it the term is off. Deterministic: no
+    randomness is drawn, so the same start and text give the same result.
     """
     cfg = cfg or LatentEditConfig()
     begin = time.perf_counter()
     generator.eval().requires_grad_(False)
     start = start.detach().float()
-    target = _text_targets(guide, texts, len(start))
-    z = start.clone().requires_grad_(True)
+    batch, k = len(start), cfg.restarts
+    target = _text_targets(guide, texts, batch, cfg.prompts)
+    text_step = None
+    if cfg.direction_weight > 0 and neutral is not None:
+        text_step = F.normalize(target - _text_targets(guide, neutral, batch, cfg.prompts, "neutral text"), dim=-1)
+        text_step = text_step.repeat_interleave(k, 0)
+        with torch.no_grad():
+            start_features = guide.image_features(generator.decode(start)).repeat_interleave(k, 0)
+    anchor, goal = start.repeat_interleave(k, 0), target.repeat_interleave(k, 0)  # [B * K, ...]
+
+    def objective(z: Tensor, step: int) -> Tensor:
+        """Eq. 1 (and the directional term) per row ``[B * K]``."""
+        features = guide.image_features(generator.decode(z))
+        each = 1 - (features * goal).sum(-1) + cfg.l2_weight * ((z - anchor) ** 2).sum(1)
+        if text_step is not None and step > 0:  # at the start the image has not moved: no direction yet
+            image_step = F.normalize(features - start_features, dim=-1, eps=1e-6)
+            each = each + cfg.direction_weight * (1 - (image_step * text_step).sum(-1))
+        return each
+
+    z = (anchor + _restart_offsets(generator, cfg).repeat(batch, 1)).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=cfg.lr)
     losses = []
-    for _ in range(cfg.steps):
-        clip_term = guide.distance(generator.decode(z), target)
-        pull = ((z - start) ** 2).sum(1)
-        loss = (clip_term + cfg.l2_weight * pull).sum()
+    for step in range(cfg.steps):
+        loss = objective(z, step).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(loss.item() / len(start))
+        losses.append(loss.item() / len(z))
     with torch.no_grad():
+        if k > 1:  # each image keeps the start whose optimised objective is lowest
+            best = objective(z, cfg.steps).view(batch, k).argmin(1)
+            z = z.view(batch, k, -1)[torch.arange(batch), best]
         before, after = generator.decode(start), generator.decode(z)
         result = EditResult(start=start, latents=z.detach(), before=before, after=after,
                             distance_before=guide.distance(before, target),
                             distance_after=guide.distance(after, target), losses=losses,
                             steps=cfg.steps, seconds=time.perf_counter() - begin)
     return result
+
+
+def _restart_offsets(generator: Generator, cfg: LatentEditConfig) -> Tensor:
+    """``[K, D]``: where each of the ``cfg.restarts`` optimisations starts, relative to the start
+    latent: 0 for the first, then ``restart_noise`` times a normal draw (the same for every image,
+    seeded) scaled by each latent channel's spread over the generator's latent bank."""
+    dim = generator.config.latent_dim
+    bank = generator.latent_bank.float().cpu()
+    spread = bank.std(0) if len(bank) > 1 else torch.ones(dim)
+    draws = torch.randn(cfg.restarts - 1, dim, generator=torch.Generator().manual_seed(cfg.restart_seed))
+    offsets = torch.cat([torch.zeros(1, dim), cfg.restart_noise * draws * spread])
+    return offsets.to(generator.latent_bank.device)

@@ -16,6 +16,7 @@ from torch import Tensor
 from simclip.clip.model import CLIP
 from simclip.clip.preprocess import preprocess_tensor
 from simclip.clip.tokenizer import get_tokenizer
+from simclip.generate.config import resolve_prompts
 
 
 class ClipGuide:
@@ -30,12 +31,18 @@ class ClipGuide:
         x = preprocess_tensor(images, self.model.preprocess_cfg)
         return F.normalize(self.model.encode_image(x).float(), dim=-1)
 
-    def text_features(self, texts: Sequence[str]) -> Tensor:
-        """Unit-norm ``[T, E]`` for ``texts``."""
+    def text_features(self, texts: Sequence[str], templates: str | Sequence[str] = "plain") -> Tensor:
+        """Unit-norm ``[T, E]`` for ``texts``. With several ``templates`` (a ``PROMPT_SETS`` name,
+        or templates with ``{}`` where the text goes) each text's embedding is the renormalised mean
+        of its unit-norm embeddings under every template: prompt ensembling, as CLIP's zero-shot
+        classifiers are built."""
         if isinstance(texts, str) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise ValueError(f"texts must be a non-empty list of non-empty strings, got {texts!r}")
+        prompts = resolve_prompts(templates)
+        filled = [t.replace("{}", text) for text in texts for t in prompts]
         with torch.no_grad():
-            return F.normalize(self.model.encode_text(self.tokenizer(list(texts))).float(), dim=-1)
+            each = F.normalize(self.model.encode_text(self.tokenizer(filled)).float(), dim=-1)
+        return F.normalize(each.view(len(texts), len(prompts), -1).mean(1), dim=-1)
 
     def distance(self, images: Tensor, text_features: Tensor) -> Tensor:
         """``D_CLIP = 1 - cos(E_I(image), E_T(text))`` per image ``[B]``; ``text_features`` ``[B, E]``

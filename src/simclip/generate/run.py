@@ -40,6 +40,10 @@ class EditRequest:
     steps: int = LatentEditConfig.steps
     lr: float = LatentEditConfig.lr
     l2_weight: float = LatentEditConfig.l2_weight
+    prompts: str | tuple[str, ...] = LatentEditConfig.prompts
+    direction_weight: float = LatentEditConfig.direction_weight
+    restarts: int = LatentEditConfig.restarts
+    restart_noise: float = LatentEditConfig.restart_noise
     strength: float = DirectionConfig.strength
     threshold: float = DirectionConfig.threshold
     samples: int = DirectionConfig.samples
@@ -92,8 +96,11 @@ def run_edit(request: EditRequest) -> dict[str, Any]:
     results: dict[str, EditResult] = {}
     grids: dict[str, Tensor] = {}
     if request.method in ("latent", "both"):
-        cfg = LatentEditConfig(steps=request.steps, lr=request.lr, l2_weight=request.l2_weight)
-        r = results["latent"] = optimise_latents(generator, guide, start, request.text, cfg)
+        cfg = LatentEditConfig(steps=request.steps, lr=request.lr, l2_weight=request.l2_weight,
+                               prompts=request.prompts, direction_weight=request.direction_weight,
+                               restarts=request.restarts, restart_noise=request.restart_noise)
+        r = results["latent"] = optimise_latents(generator, guide, start, request.text, cfg,
+                                                 neutral=request.neutral)
         with torch.no_grad():  # multiples of the step found: 1 is the edit itself
             grids["latent"] = torch.stack([generator.decode(start + a * (r.latents - start)) for a in request.grid])
     if request.method in ("global", "both"):
