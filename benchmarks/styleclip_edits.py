@@ -4,7 +4,7 @@ Everything is trained here, from nothing, on the CPU, one thread (on a shared ma
 threads that wait for a busy core slow a step by 20x):
 
 1. a CLIP run: ``simclip clip train --data shapes?n=8000 --tokenizer bpe:400 --batch-size 128
-   --epochs 13 --policy clip-mild`` (the train split: 20 of the 30 colour x shape pairs; the
+   --epochs 26 --policy clip-mild`` (the train split: 20 of the 30 colour x shape pairs; the
    policy's crops and blur teach the image tower to read smooth images, which a generator makes);
 2. a generator: ``train_generator`` (a VAE, the library's defaults) on 8,000 rendered shapes of all
    30 pairs;
@@ -16,7 +16,14 @@ encoder. Half ask for another colour, half for another shape, drawn at random; t
 whole target ("a blue star" for a red star asked to turn blue), and the global direction's neutral
 text names the start ("a red star"). An edit succeeds on the target when the judge reads the asked
 value from the edited image, and keeps the other attribute when it reads the start's value. The
-edit settings were chosen on 50 tuning edits drawn from another seed (``--tune``), then fixed.
+edit settings are chosen on ``--tune-edits`` tuning edits drawn under another seed (1001): each
+row of ``LATENT_GRID`` and of the global directions' grid is scored there, the best of each
+method by 'both' is then run on the reported edits (seed 2024), and the result says whether the
+latent settings chosen are ``LatentEditConfig``'s defaults (what ``simclip edit`` runs).
+
+Models trained here are kept in ``--work``, each in a folder named by a hash of its settings, and
+reused by a later run with the same settings (a run with another ``--clip-epochs`` trains a new
+CLIP but reuses the generator and the judge).
 
     python benchmarks/styleclip_edits.py            # writes results/styleclip_edits.json and PNGs
 """
@@ -24,11 +31,13 @@ edit settings were chosen on 50 tuning edits drawn from another seed (``--tune``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
 import random
 import time
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -99,40 +108,69 @@ def train_judge(steps: int, seed: int = 5) -> tuple[Judge, dict]:
                    "color_accuracy": float((pc == tc).float().mean()) * 100}
 
 
-def train_clip(out: Path, epochs: int, policy: str) -> tuple[dict, float]:
-    """The CLIP run (or the one already in ``out``, reused: its own metrics say how it was made)."""
+def cached(work: Path, name: str, settings: dict) -> Path:
+    """The folder under ``work`` for a model made with ``settings`` (and this library version): a
+    run is reused only when every setting it was made with is the same; its ``settings.json`` says
+    which. After changing the library's training code, delete ``work`` (or pass another --work)."""
+    from simclip import __version__
+
+    key = {**settings, "simclip": __version__}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    folder = work / f"{name}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.json").write_text(json.dumps(key, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def train_clip(work: Path, epochs: int, policy: str, n: int) -> tuple[Path, dict, float]:
+    """The CLIP run, or the one in ``work`` made with the same settings (its own metrics say how)."""
     from simclip.cli import main as cli
 
+    args = ["--data", f"shapes?n={n}", "--tokenizer", "bpe:400", "--batch-size", "128", "--epochs", str(epochs)]
+    args += ["--policy", policy] if policy != "none" else []
+    out = cached(work, "clip", {"clip_train_args": args})
     start = time.perf_counter()
     if (out / "bench.json").exists():
-        return {"reused": str(out), **json.loads((out / "bench.json").read_text())}, 0.0
-    argv = ["clip", "train", "--data", "shapes?n=8000", "--tokenizer", "bpe:400", "--batch-size", "128",
-            "--epochs", str(epochs), "--no-progress", "--eval", "zeroshot", "--overwrite",
-            "--out", str(out)] + (["--policy", policy] if policy != "none" else [])
+        return out, {"reused": str(out), **json.loads((out / "bench.json").read_text())}, 0.0
+    argv = ["clip", "train", *args, "--no-progress", "--eval", "zeroshot", "--overwrite", "--out", str(out)]
     if cli(argv) != 0:
         raise RuntimeError("clip train failed")
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     info = {"command": "simclip " + " ".join(argv), "train_wall_seconds": time.perf_counter() - start,
             **metrics[-1]}
     (out / "bench.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info, time.perf_counter() - start
+    return out, info, time.perf_counter() - start
 
 
-def make_generator(out: Path, epochs: int, n: int, edge_weight: float):
+def make_generator(work: Path, epochs: int, n: int, edge_weight: float):
     """The generator: a VAE with the library's defaults (but ``epochs`` and ``edge_weight``) on ``n``
-    renders of all 30 pairs; one already in ``out`` is reused (its config and metrics say how it was
-    made)."""
+    renders of all 30 pairs; one in ``work`` made with the same settings is reused (its config and
+    metrics say how it was made)."""
     from simclip.generate import load_generator
 
+    cfg = GeneratorTrainConfig(data=f"shapes: {n} renders of all 30 pairs", epochs=epochs, edge_weight=edge_weight)
+    out = cached(work, "generator", {k: v for k, v in cfg.to_dict().items() if k != "out"})
+    cfg = GeneratorTrainConfig(**{**cfg.to_dict(), "out": str(out)})
     if (out / "generator.safetensors").exists():
         history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         return load_generator(out), {"reused": str(out), "config": json.loads((out / "config.json").read_text()),
                                      **history[-1]}
     scenes = [render_shapes(split, n=k, seed=1) for split, k in (("train", n - n // 4), ("test", n // 4))]
-    cfg = GeneratorTrainConfig(data=f"shapes: {n} renders of all 30 pairs", out=str(out), epochs=epochs,
-                               edge_weight=edge_weight)
     generator, metrics = train_generator(cfg, torch.cat([s.images for s in scenes]))
     return generator, {"config": cfg.to_dict(), **metrics}
+
+
+def judge_for(work: Path, steps: int) -> tuple[Judge, dict]:
+    """The judge, or the one in ``work`` trained for the same number of steps."""
+    out = cached(work, "judge", {"steps": steps, "seed": 5})
+    if (out / "judge.pt").exists():
+        judge = Judge()
+        judge.load_state_dict(torch.load(out / "judge.pt"))
+        return judge.eval(), {"reused": str(out), **json.loads((out / "metrics.json").read_text())}
+    judge, metrics = train_judge(steps)
+    torch.save(judge.state_dict(), out / "judge.pt")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return judge, metrics
 
 
 def phrase(color: int, shape: int) -> str:
@@ -197,13 +235,14 @@ def run_latent(generator, guide, start, plan, cfg: LatentEditConfig, chunk: int)
     """All edits by latent optimisation, ``chunk`` images per batch; returns the edited images."""
     after, seconds, d0, d1 = [], 0.0, [], []
     for i in range(0, len(start), chunk):
-        r = optimise_latents(generator, guide, start[i:i + chunk], plan["target"][i:i + chunk], cfg)
+        r = optimise_latents(generator, guide, start[i:i + chunk], plan["target"][i:i + chunk], cfg,
+                             neutral=plan["neutral"][i:i + chunk])
         after.append(r.after)
         seconds += r.seconds
         d0.append(r.distance_before)
         d1.append(r.distance_after)
     before, edited = torch.cat(d0), torch.cat(d1)
-    return torch.cat(after), {"steps": cfg.steps, "lr": cfg.lr, "l2_weight": cfg.l2_weight,
+    return torch.cat(after), {**asdict(cfg), "library_defaults": cfg == LatentEditConfig(),
                               "seconds_per_edit_batched": seconds / len(start), "batch": chunk,
                               "clip_distance_before": float(before.mean()), "clip_distance_after": float(edited.mean()),
                               "clip_distance_lowered": float((edited < before).float().mean()) * 100}
@@ -223,17 +262,30 @@ def single_edit_seconds(generator, guide, start, plan, cfg: LatentEditConfig, n:
     """Seconds per edit when each is run alone, as ``simclip edit`` runs one."""
     t0 = time.perf_counter()
     for i in range(n):
-        optimise_latents(generator, guide, start[i:i + 1], plan["target"][i], cfg)
+        optimise_latents(generator, guide, start[i:i + 1], plan["target"][i], cfg, neutral=plan["neutral"][i])
     return (time.perf_counter() - t0) / n
+
+
+# The latent optimisation settings tried on the tuning edits (the rest of LatentEditConfig: its defaults).
+_EQ1 = {"steps": 100, "lr": 0.2, "l2_weight": 0.0, "direction_weight": 0.0, "restarts": 1}
+LATENT_GRID = (
+    _EQ1,  # the objective of Eq. 1 alone, from the start latent
+    {**_EQ1, "prompts": "shapes"},  # with the text's prompt ensemble
+    {**_EQ1, "direction_weight": 0.5},  # with the directional term
+    {**_EQ1, "direction_weight": 1.0},
+    {**_EQ1, "restarts": 4, "restart_noise": 0.5},  # from 4 starts
+    {**_EQ1, "direction_weight": 0.5, "restarts": 4, "restart_noise": 0.25},
+    {**_EQ1, "direction_weight": 0.5, "restarts": 4, "restart_noise": 0.5},
+)
 
 
 def tune(generator, guide, directions, judge, start, plan, chunk) -> dict:
     """Settings tried on the tuning edits; the best by 'both' (target reached and other kept)."""
     rows = []
-    for steps, lr, l2 in ((100, 0.1, 0.02), (100, 0.1, 0.005), (100, 0.2, 0.001), (100, 0.2, 0.0)):
-        cfg = LatentEditConfig(steps=steps, lr=lr, l2_weight=l2)
+    for settings in LATENT_GRID:
+        cfg = LatentEditConfig(**settings)
         images, _ = run_latent(generator, guide, start, plan, cfg, chunk)
-        rows.append({"method": "latent", "steps": steps, "lr": lr, "l2_weight": l2, **score(judge, images, plan)})
+        rows.append({"method": "latent", **asdict(cfg), **score(judge, images, plan)})
     for beta in (0.05, 0.1, 0.2):
         directions.cfg = DirectionConfig(threshold=beta)
         for alpha in (2.0, 3.0, 4.0, 6.0):
@@ -266,8 +318,9 @@ def figures(generator, guide, directions, plan, start, latent_images, global_ima
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edits", type=int, default=200)
-    parser.add_argument("--tune-edits", type=int, default=50)
-    parser.add_argument("--clip-epochs", type=int, default=13)
+    parser.add_argument("--tune-edits", type=int, default=200)
+    parser.add_argument("--clip-epochs", type=int, default=26)
+    parser.add_argument("--clip-images", type=int, default=8000, help="CLIP's data: shapes?n=N (train split)")
     parser.add_argument("--clip-policy", default="clip-mild", help="augmentation policy of the CLIP run (none: off)")
     parser.add_argument("--generator-epochs", type=int, default=16)
     parser.add_argument("--generator-images", type=int, default=8000, help="3/4 train split, 1/4 test")
@@ -276,19 +329,20 @@ def main() -> None:
     parser.add_argument("--judge-steps", type=int, default=400)
     parser.add_argument("--chunk", type=int, default=50, help="edits optimised together")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--work", default="runs/bench-styleclip")
+    parser.add_argument("--work", default="runs/bench-styleclip",
+                        help="models made here are reused by later runs with the same settings")
     parser.add_argument("--out", default=str(HERE / "results" / "styleclip_edits.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     work, out = Path(args.work), Path(args.out)
     loads = [os.getloadavg()]
-    clip_metrics, clip_seconds = train_clip(work / "clip", args.clip_epochs, args.clip_policy)
+    clip_dir, clip_metrics, clip_seconds = train_clip(work, args.clip_epochs, args.clip_policy, args.clip_images)
     from simclip.clip import load
 
-    guide = ClipGuide(load(work / "clip")[0])
-    generator, gen_info = make_generator(work / "generator", args.generator_epochs, args.generator_images,
-                                     args.generator_edge_weight)
-    judge, judge_metrics = train_judge(args.judge_steps)
+    guide = ClipGuide(load(clip_dir)[0])
+    generator, gen_info = make_generator(work, args.generator_epochs, args.generator_images,
+                                         args.generator_edge_weight)
+    judge, judge_metrics = judge_for(work, args.judge_steps)
     with torch.no_grad():  # the channel effects are measured on encoded renders, not on the prior
         probe = generator.encode(render_shapes("train", n=256, seed=3).images)[0]
     directions = GlobalDirections(generator, guide, DirectionConfig(), latents=probe)
@@ -297,7 +351,7 @@ def main() -> None:
         tune_start = generator.encode(tune_plan["images"])[0]
     tuning = tune(generator, guide, directions, judge, tune_start, tune_plan, args.chunk)
     best_l, best_g = tuning["best"]["latent"], tuning["best"]["global"]
-    latent_cfg = LatentEditConfig(steps=best_l["steps"], lr=best_l["lr"], l2_weight=best_l["l2_weight"])
+    latent_cfg = LatentEditConfig(**{f.name: best_l[f.name] for f in fields(LatentEditConfig)})
     directions.cfg = DirectionConfig(threshold=best_g["threshold"], strength=best_g["strength"])
 
     plan = edit_plan(args.edits, seed=2024)
