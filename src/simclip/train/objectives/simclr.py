@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simclip.augment.compose import Compose
 from simclip.data.videos.positives import take_frames, view_frames
 from simclip.losses import nt_xent
 from simclip.train.objectives.base import SeededObjective
@@ -45,13 +46,16 @@ class SimCLRObjective(SeededObjective):
         """``(images [B, C, H, W], ...)`` or ``(clips [B, T, C, H, W], frame numbers [B, T], ...)``
         -> ``(views [V*B, C, S, S],)``, view-major, float in [0, 1]."""
         images = batch[0]
-        if images.ndim == 5:
-            positions = view_frames(batch[1], self.n_views, self.max_gap, self.generator)
-            sources = [take_frames(images, p) for p in positions]
-        else:
-            sources = [images] * self.n_views
         with torch.autocast(images.device.type, enabled=False):
-            views = torch.cat([self.augment(x, generator=self.generator) for x in sources])
+            if images.ndim == 5:
+                positions = view_frames(batch[1], self.n_views, self.max_gap, self.generator)
+                sources = [take_frames(images, p) for p in positions]
+                views = torch.cat([self.augment(x, generator=self.generator) for x in sources])
+            elif isinstance(self.augment, Compose):
+                # one pass over the V copies of the batch: no concatenation of V outputs
+                views = self.augment(images, generator=self.generator, repeats=self.n_views)
+            else:
+                views = torch.cat([self.augment(images, generator=self.generator) for _ in range(self.n_views)])
         if self.channels_last:
             views = views.contiguous(memory_format=torch.channels_last)
         return (views,)
