@@ -70,7 +70,8 @@ def _saturation_(x: Tensor, factor: Tensor) -> Tensor:
 def _hue(x: Tensor, shift: Tensor, out: Tensor | None = None) -> Tensor:
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
     value = x.amax(dim=1, keepdim=True)
-    chroma = x.amin(dim=1, keepdim=True).neg_().add_(value)
+    minimum = x.amin(dim=1, keepdim=True)
+    chroma = torch.sub(value, minimum)
     # Hue in sixths of a turn from the sector of the maximal channel, tested R, then G, then B as
     # colorsys does: (g - b)/c, 2 + (b - r)/c or 4 + (r - g)/c. With not_r = 0 where R is maximal
     # and 1 elsewhere (the sign of value - r), not_g likewise, and s = r + g + b, the three cases
@@ -84,13 +85,14 @@ def _hue(x: Tensor, shift: Tensor, out: Tensor | None = None) -> Tensor:
     # RGB from HSV: channel n (n = 5, 3, 1 for R, G, B) is value - chroma * ramp(k) with
     # k = (n + hue + shift) mod 6 and ramp(k) = clamp(2 - |k - 2|, 0, 1). Reducing n + shift
     # mod 6 per sample leaves k in [-1, 11), where the distance from k to the nearest point of
-    # 2 + 6Z is ||k - 5| - 3|: the periodic ramp without an image-sized modulo.
+    # 2 + 6Z is d = ||k - 5| - 3|: the periodic ramp without an image-sized modulo. Since
+    # 1 - ramp = clamp(d - 1, 0, 1), the channel is minimum + chroma * clamp(d - 1, 0, 1).
     offsets = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
-    offsets = torch.remainder(offsets + 6.0 * shift.view(-1, 1), 6.0).view(-1, 3, 1, 1)
+    offsets = torch.remainder(offsets + 6.0 * shift.view(-1, 1), 6.0).sub_(5.0).view(-1, 3, 1, 1)
     # x's channels are no longer read below, so out may be x itself
     k = torch.add(hue, offsets, out=out)
-    ramp = k.sub_(5.0).abs_().sub_(3.0).abs_().neg_().add_(2.0).clamp_(0.0, 1.0)
-    return torch.addcmul(value, ramp, chroma, value=-1.0, out=ramp).clamp_(0.0, 1.0)
+    rise = k.abs_().sub_(3.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
+    return torch.addcmul(minimum, rise, chroma, out=rise).clamp_max_(1.0)
 
 
 def _hue_(x: Tensor, shift: Tensor) -> Tensor:
