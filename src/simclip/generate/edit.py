@@ -4,10 +4,11 @@ that the generated image matches a text under CLIP, pulled back towards where it
     z* = argmin_z  D_CLIP(G(z), t) + lambda_L2 * ||z - z_s||^2
 
 (the paper's identity loss, a face recogniser, has no counterpart here). The text embedding ``t``
-may be a prompt ensemble, and with a neutral text a directional term may join the objective
-(:class:`LatentEditConfig`). Each image of a batch is
-its own problem: the loss is summed over the batch, so the images do not interact, and the result
-for one image is the same whether it is edited alone or with others (up to float rounding).
+may be a prompt ensemble, with a neutral text a directional term may join the objective, and the
+objective is optimised from several starts per image, the lowest kept (:class:`LatentEditConfig`).
+Each image of a batch is its own problem: the loss is summed over the batch, so the images do not
+interact, and the result for one image is the same whether it is edited alone or with others (up
+to float rounding).
 """
 
 from __future__ import annotations
