@@ -30,8 +30,8 @@ views per batch (on the GPU when there is one):
 Timing: after 2 warm-up batches (worker start-up), the wall time of the next ``--batches``
 batches; the pipelines are measured in turn, ``--rounds`` times, and the median is reported.
 ``--threads`` is torch's thread count in the main process (default: torch's own, one per core, as
-a training run has); workers use one each. simclip's augmentation runs its chunks of samples on
-that many threads, each op on one thread.
+a training run has); workers use one each. simclip's augmentation runs each op on one thread
+whatever that count.
 
 Stage shares: each pipeline's stages timed one after another in one process with one thread, on
 128 of the files; the pipelines are measured in turn three times, each stage twice a turn, and the

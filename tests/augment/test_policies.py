@@ -272,7 +272,7 @@ def test_running_in_chunks_gives_the_views_of_one_whole_batch_pass():
         Compose(ops, chunk=0)
 
 
-def test_chunks_on_several_threads_give_the_same_views_and_restore_the_thread_count():
+def test_views_do_not_depend_on_the_thread_count_which_is_restored():
     ops = [RandomResizedCrop(12), RandomHorizontalFlip(0.5), ColorJitter(p=0.8), RandomGrayscale(0.2),
            GaussianBlur(p=0.5)]
     images = torch.randint(0, 256, (21, 3, 16, 16), dtype=torch.uint8, generator=seeded(40))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -17,17 +16,6 @@ from simclip.augment.sampling import check_generator
 
 BatchOp = Callable[..., Tensor]
 """Anything called as ``op(x, generator=g)`` on a ``float32 Tensor[B, C, H, W]``."""
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``threads`` threads for chunks of augmentation (torch ops release
-    the GIL while they run)."""
-    if threads not in _POOLS:
-        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="simclip-augment")
-    return _POOLS[threads]
 
 
 Drawn = tuple[Tensor, dict[str, Tensor]]
@@ -61,8 +49,7 @@ class Compose:
         chunk: samples run through the chain together on the CPU when every op is a
             :class:`RandomOp` (their parameters are drawn for the whole batch first, so the
             views do not depend on it); ``None`` runs each op over the whole batch. Chunks run
-            with one intra-op thread each, ``torch.get_num_threads()`` of them at once (the
-            thread count is restored afterwards).
+            with one intra-op thread (torch's thread count is restored afterwards).
     """
 
     def __init__(
@@ -139,8 +126,8 @@ class Compose:
         whole-batch pass draws them, then run ``chunk`` samples at a time on the CPU (all at once
         elsewhere). Every op treats each sample on its own, so the views are those of one pass;
         a slice of a few samples stays in the CPU's caches through the chain, where a pass of
-        each op over the whole float batch streams it through memory. On the CPU, chunks run on
-        a pool of the caller's torch thread count, each op on one thread."""
+        each op over the whole float batch streams it through memory. On the CPU each op runs on
+        one thread."""
         source = x if x.dtype == torch.uint8 else as_float_batch(x)
         as_float_batch(source[:0])  # the shape checks, for uint8 too
         self._check_channels(x.shape)
@@ -173,24 +160,16 @@ class Compose:
             return run(slice(0, b))
         threads = torch.get_num_threads()
         # The per-sample ops are too small for intra-op threads, whose barriers stall whenever a
-        # core is busy elsewhere (a loader's workers): each chunk runs on one thread, and the
-        # caller's thread budget runs that many chunks at once.
+        # core is busy elsewhere (a loader's workers): the chain runs on one thread. (A pool of
+        # threads, one chunk each, was no faster: dozens of small ops per sample contend for the
+        # GIL.)
         torch.set_num_threads(1)
         try:
             first = run(slice(0, step))
             out = empty_cpu((b, *first.shape[1:]), first.dtype)
             out[:step] = first
-
-            def fill(start: int) -> None:
+            for start in range(step, b, step):
                 out[start:start + step] = run(slice(start, start + step))
-
-            starts = range(step, b, step)
-            if threads > 1:
-                for _ in _pool(threads).map(fill, starts):
-                    pass
-            else:
-                for start in starts:
-                    fill(start)
         finally:
             torch.set_num_threads(threads)
         return out
