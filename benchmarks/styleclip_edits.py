@@ -6,8 +6,8 @@ threads that wait for a busy core slow a step by 20x):
 1. a CLIP run: ``simclip clip train --data shapes?n=8000 --tokenizer bpe:400 --batch-size 128
    --epochs 26 --policy clip-mild`` (the train split: 20 of the 30 colour x shape pairs; the
    policy's crops and blur teach the image tower to read smooth images, which a generator makes);
-2. a generator: ``train_generator`` (a VAE, the library's defaults) on 8,000 rendered shapes of all
-   30 pairs;
+2. a generator: ``simclip generator train --data shapes --split all`` (a VAE, the library's
+   defaults, on the 4,000 train and 1,000 test shapes: all 30 pairs);
 3. an independent judge: a small CNN with a shape head and a colour head, trained on the labels of
    6,000 other rendered shapes (never on CLIP or on generated images).
 
@@ -142,22 +142,26 @@ def train_clip(work: Path, epochs: int, policy: str, n: int) -> tuple[Path, dict
     return out, info, time.perf_counter() - start
 
 
-def make_generator(work: Path, epochs: int, n: int, edge_weight: float):
-    """The generator: a VAE with the library's defaults (but ``epochs`` and ``edge_weight``) on ``n``
-    renders of all 30 pairs; one in ``work`` made with the same settings is reused (its config and
-    metrics say how it was made)."""
+def make_generator(work: Path, data: str, split: str):
+    """The generator ``simclip generator train --data DATA --split SPLIT`` makes (the library's
+    defaults, the same images); one in ``work`` made with the same settings is reused (its config
+    and metrics say how it was made)."""
     from simclip.generate import load_generator
+    from simclip.generate.train import training_images
 
-    cfg = GeneratorTrainConfig(data=f"shapes: {n} renders of all 30 pairs", epochs=epochs, edge_weight=edge_weight)
+    cfg = GeneratorTrainConfig(data=data, split=split)
     out = cached(work, "generator", {k: v for k, v in cfg.to_dict().items() if k != "out"})
     cfg = GeneratorTrainConfig(**{**cfg.to_dict(), "out": str(out)})
     if (out / "generator.safetensors").exists():
         history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         return load_generator(out), {"reused": str(out), "config": json.loads((out / "config.json").read_text()),
                                      **history[-1]}
-    scenes = [render_shapes(split, n=k, seed=1) for split, k in (("train", n - n // 4), ("test", n // 4))]
-    generator, metrics = train_generator(cfg, torch.cat([s.images for s in scenes]))
-    return generator, {"config": cfg.to_dict(), **metrics}
+    images = training_images(data, split)
+    settings = cfg.to_dict()
+    settings["generator"].update(image_size=images.shape[-1], channels=images.shape[1])  # as the command does
+    cfg = GeneratorTrainConfig(**settings)
+    generator, metrics = train_generator(cfg, images)
+    return generator, {"config": cfg.to_dict(), "images": len(images), **metrics}
 
 
 def judge_for(work: Path, steps: int) -> tuple[Judge, dict]:
@@ -322,10 +326,8 @@ def main() -> None:
     parser.add_argument("--clip-epochs", type=int, default=26)
     parser.add_argument("--clip-images", type=int, default=8000, help="CLIP's data: shapes?n=N (train split)")
     parser.add_argument("--clip-policy", default="clip-mild", help="augmentation policy of the CLIP run (none: off)")
-    parser.add_argument("--generator-epochs", type=int, default=16)
-    parser.add_argument("--generator-images", type=int, default=8000, help="3/4 train split, 1/4 test")
-    parser.add_argument("--generator-edge-weight", type=float, default=GeneratorTrainConfig().edge_weight,
-                        help="Sobel edge term of the generator's loss (default: the library's)")
+    parser.add_argument("--generator-data", default="shapes", help="the generator's dataset spec (shapes)")
+    parser.add_argument("--generator-split", default="all", help="the generator's split (all: train and test)")
     parser.add_argument("--judge-steps", type=int, default=400)
     parser.add_argument("--chunk", type=int, default=50, help="edits optimised together")
     parser.add_argument("--threads", type=int, default=1)
@@ -340,8 +342,7 @@ def main() -> None:
     from simclip.clip import load
 
     guide = ClipGuide(load(clip_dir)[0])
-    generator, gen_info = make_generator(work, args.generator_epochs, args.generator_images,
-                                         args.generator_edge_weight)
+    generator, gen_info = make_generator(work, args.generator_data, args.generator_split)
     judge, judge_metrics = judge_for(work, args.judge_steps)
     with torch.no_grad():  # the channel effects are measured on encoded renders, not on the prior
         probe = generator.encode(render_shapes("train", n=256, seed=3).images)[0]

@@ -93,3 +93,20 @@ def test_images_of_the_wrong_size_are_refused(tmp_path):
 def test_a_missing_run_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a generator run: config.json is missing"):
         load_generator(tmp_path)
+
+
+def test_split_all_trains_on_the_train_and_test_images():
+    from simclip.data.shapes import HELD_OUT_PAIRS
+    from simclip.generate.train import training_images
+
+    train = training_images("shapes?n=12", "train")
+    both = training_images("shapes?n=12", "all")
+    assert train.dtype == torch.uint8 and train.shape == (12, 3, 32, 32)
+    assert both.shape == (24, 3, 32, 32) and torch.equal(both[:12], train)
+    assert torch.equal(both[12:], training_images("shapes?n=12", "test"))
+    assert len(HELD_OUT_PAIRS) == 10  # what "all" adds for the built-in shapes
+    assert training_images("shapes?n=4", "train", image_size=16).shape == (4, 3, 16, 16)
+    with pytest.raises(ConfigError, match="split"):
+        training_images("shapes?n=4", "val")
+    with pytest.raises(ConfigError, match="train.split"):
+        GeneratorTrainConfig(split="everything")

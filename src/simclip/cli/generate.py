@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 from simclip.errors import UsageError
-from simclip.generate.config import PROMPT_SETS, DirectionConfig, GeneratorTrainConfig, LatentEditConfig
+from simclip.generate.config import (
+    GENERATOR_SPLITS,
+    PROMPT_SETS,
+    DirectionConfig,
+    GeneratorTrainConfig,
+    LatentEditConfig,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,12 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                       description="Train a convolutional VAE whose decoder is the generator that "
                                   "'simclip edit' steers. Example: simclip generator train --data "
                                   "shapes --out runs/g (a few minutes on a CPU).")
-    t.add_argument("--data", default="shapes", help="dataset spec (default shapes); its train split")
+    train = GeneratorTrainConfig()
+    t.add_argument("--data", default=train.data, help=f"dataset spec (default {train.data})")
+    t.add_argument("--split", choices=GENERATOR_SPLITS, default=train.split,
+                   help=f"which of the data's splits to train on ({train.split}); all: train and test, "
+                        "which for the built-in shapes adds the colour x shape pairs the train split holds out")
     t.add_argument("--out", default="runs/generator", help="run folder (default runs/generator)")
     t.add_argument("--overwrite", action="store_true", help="replace a generator run already in --out")
     t.add_argument("--image-size", type=int, default=None,
                    help="square side, a power of two (default: the data's, rounded up to one)")
-    train = GeneratorTrainConfig()
     t.add_argument("--latent-dim", type=int, default=train.generator.latent_dim,
                    help=f"latent channels ({train.generator.latent_dim})")
     t.add_argument("--width", type=int, default=train.generator.width,
@@ -92,23 +101,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch.nn.functional as F
-
-    from simclip.data import images_in_memory, load_dataset
     from simclip.generate.checkpoint import CONFIG_FILE
     from simclip.generate.config import GeneratorConfig, GeneratorTrainConfig
-    from simclip.generate.train import train_generator
+    from simclip.generate.train import train_generator, training_images
 
     if (Path(args.out) / CONFIG_FILE).exists() and not args.overwrite:
         raise UsageError(f"--out {args.out} already holds a generator run; pass --overwrite to replace it")
-    data = images_in_memory(load_dataset(args.data, split="train"))
-    images = data.images
-    size = args.image_size or 1 << (max(16, images.shape[-1]) - 1).bit_length()
-    if images.shape[-2:] != (size, size):
-        images = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True,
-                               align_corners=False).round().clamp(0, 255).byte()
+    images = training_images(args.data, args.split, args.image_size)
+    size = images.shape[-1]
     cfg = GeneratorTrainConfig(
-        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        data=args.data, split=args.split, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         beta=args.beta, edge_weight=args.edge_weight, seed=args.seed, time_budget=args.time_budget,
         generator=GeneratorConfig(latent_dim=args.latent_dim, image_size=size, channels=images.shape[1],
                                   width=args.width))

@@ -92,6 +92,10 @@ class GeneratorConfig:
         return _from_dict(cls, d, "generator")
 
 
+GENERATOR_SPLITS = ("train", "test", "all")
+"""The data a generator may be trained on: a dataset's train split, its test split, or both."""
+
+
 @dataclass(frozen=True)
 class GeneratorTrainConfig:
     """How the generator is trained: Adam on the negative ELBO, with the KL term weighted by ``beta``
@@ -101,10 +105,12 @@ class GeneratorTrainConfig:
     sharpens the outlines that tell the shapes apart, so that an edit that changes the colour keeps
     a shape the judge can still read.
 
-    The defaults (about 1,000 steps on the 4,000 built-in shapes) are what
-    ``benchmarks/styleclip_edits.py`` measured."""
+    ``split`` is the part of ``data`` trained on: ``"train"``, ``"test"`` or ``"all"`` (both; for the
+    built-in shapes, ``all`` adds the colour x shape pairs that the train split holds out).
+    ``benchmarks/styleclip_edits.py`` trains with these defaults on ``shapes``, split ``all``."""
 
     data: str = "shapes"
+    split: str = "train"
     out: str = "runs/generator"
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     epochs: int = 32
@@ -118,6 +124,8 @@ class GeneratorTrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
             object.__setattr__(self, "generator", GeneratorConfig.from_dict(self.generator))
+        if self.split not in GENERATOR_SPLITS:
+            raise ConfigError(f"train.split must be one of {', '.join(GENERATOR_SPLITS)}, got {self.split!r}")
         _check("train", "epochs", self.epochs, kind=int)
         _check("train", "batch_size", self.batch_size, kind=int)
         _check("train", "lr", self.lr)

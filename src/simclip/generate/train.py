@@ -52,6 +52,32 @@ def vae_loss(images: Tensor, recon: Tensor, mean: Tensor, log_var: Tensor,
     return rec + beta * kl, rec, kl
 
 
+def training_images(data: str, split: str = "train", image_size: int | None = None) -> Tensor:
+    """The images ``simclip generator train`` trains on: split ``split`` (``"train"``, ``"test"``
+    or ``"all"``, both in that order) of the dataset spec ``data``, resized (bilinear,
+    antialiased) to ``image_size`` or else to the data's side rounded up to a power of two (at
+    least 16).
+
+    Returns:
+        uint8 ``Tensor[N, C, S, S]``.
+
+    Raises:
+        ConfigError: ``split`` is not one of ``GENERATOR_SPLITS``.
+    """
+    from simclip.data import images_in_memory, load_dataset
+    from simclip.generate.config import GENERATOR_SPLITS
+
+    if split not in GENERATOR_SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(GENERATOR_SPLITS)}, got {split!r}")
+    parts = ("train", "test") if split == "all" else (split,)
+    images = torch.cat([images_in_memory(load_dataset(data, split=part)).images for part in parts])
+    size = image_size or 1 << (max(16, images.shape[-1]) - 1).bit_length()
+    if images.shape[-2:] != (size, size):
+        images = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True,
+                               align_corners=False).round().clamp(0, 255).byte()
+    return images
+
+
 def train_generator(cfg: GeneratorTrainConfig, images: Tensor,
                     log: Callable[[str], None] | None = print) -> tuple[Generator, dict[str, float]]:
     """Train a generator on uint8 ``images`` ``[N, C, S, S]`` and save it into ``cfg.out``.
