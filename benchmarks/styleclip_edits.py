@@ -6,8 +6,8 @@ threads that wait for a busy core slow a step by 20x):
 1. a CLIP run: ``simclip clip train --data shapes?n=8000 --tokenizer bpe:400 --batch-size 128
    --epochs 26 --policy clip-mild`` (the train split: 20 of the 30 colour x shape pairs; the
    policy's crops and blur teach the image tower to read smooth images, which a generator makes);
-2. a generator: ``simclip generator train --data shapes --split all`` (a VAE, the library's
-   defaults, on the 4,000 train and 1,000 test shapes: all 30 pairs);
+2. a generator: ``simclip generator train --data shapes?n=4000 --split all --epochs 16`` (a VAE,
+   the library's defaults otherwise, on 4,000 train and 4,000 test shapes: all 30 pairs);
 3. an independent judge: a small CNN with a shape head and a colour head, trained on the labels of
    6,000 other rendered shapes (never on CLIP or on generated images).
 
@@ -142,14 +142,14 @@ def train_clip(work: Path, epochs: int, policy: str, n: int) -> tuple[Path, dict
     return out, info, time.perf_counter() - start
 
 
-def make_generator(work: Path, data: str, split: str):
-    """The generator ``simclip generator train --data DATA --split SPLIT`` makes (the library's
-    defaults, the same images); one in ``work`` made with the same settings is reused (its config
-    and metrics say how it was made)."""
+def make_generator(work: Path, data: str, split: str, epochs: int):
+    """The generator ``simclip generator train --data DATA --split SPLIT --epochs EPOCHS`` makes
+    (otherwise the library's defaults, the same images); one in ``work`` made with the same
+    settings is reused (its config and metrics say how it was made)."""
     from simclip.generate import load_generator
     from simclip.generate.train import training_images
 
-    cfg = GeneratorTrainConfig(data=data, split=split)
+    cfg = GeneratorTrainConfig(data=data, split=split, epochs=epochs)
     out = cached(work, "generator", {k: v for k, v in cfg.to_dict().items() if k != "out"})
     cfg = GeneratorTrainConfig(**{**cfg.to_dict(), "out": str(out)})
     if (out / "generator.safetensors").exists():
@@ -326,8 +326,10 @@ def main() -> None:
     parser.add_argument("--clip-epochs", type=int, default=26)
     parser.add_argument("--clip-images", type=int, default=8000, help="CLIP's data: shapes?n=N (train split)")
     parser.add_argument("--clip-policy", default="clip-mild", help="augmentation policy of the CLIP run (none: off)")
-    parser.add_argument("--generator-data", default="shapes", help="the generator's dataset spec (shapes)")
+    parser.add_argument("--generator-data", default="shapes?n=4000",
+                        help="the generator's dataset spec (shapes?n=4000: 4,000 renders per split)")
     parser.add_argument("--generator-split", default="all", help="the generator's split (all: train and test)")
+    parser.add_argument("--generator-epochs", type=int, default=16)
     parser.add_argument("--judge-steps", type=int, default=400)
     parser.add_argument("--chunk", type=int, default=50, help="edits optimised together")
     parser.add_argument("--threads", type=int, default=1)
@@ -342,7 +344,7 @@ def main() -> None:
     from simclip.clip import load
 
     guide = ClipGuide(load(clip_dir)[0])
-    generator, gen_info = make_generator(work, args.generator_data, args.generator_split)
+    generator, gen_info = make_generator(work, args.generator_data, args.generator_split, args.generator_epochs)
     judge, judge_metrics = judge_for(work, args.judge_steps)
     with torch.no_grad():  # the channel effects are measured on encoded renders, not on the prior
         probe = generator.encode(render_shapes("train", n=256, seed=3).images)[0]
