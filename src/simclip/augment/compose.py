@@ -165,10 +165,8 @@ class Compose:
         # GIL.)
         torch.set_num_threads(1)
         try:
-            first = run(slice(0, step))
-            out = empty_cpu((b, *first.shape[1:]), first.dtype)
-            out[:step] = first
-            for start in range(step, b, step):
+            out = empty_cpu((b, shape[1], *(self.size or shape[2:])))
+            for start in range(0, b, step):
                 out[start:start + step] = run(slice(start, start + step))
         finally:
             torch.set_num_threads(threads)

@@ -52,7 +52,8 @@ def fit_square(image: np.ndarray, size: int, *, scale: int = 1,
     centre-crop to ``[size, size, C]``.
 
     Shrinking runs torch's uint8 antialiased bicubic resampling (PIL's filter, vectorised), whose
-    pixels equal PIL's resize-then-crop within 2 grey levels (``tests/data/test_decode_square.py``).
+    pixels equal PIL's resize-then-crop within 1 grey level in ``tests/data/test_decode_square.py``
+    (at most 2 on the benchmark's photos).
     ``image`` may be a decode at ``1/scale`` of an image of ``full_size`` (``imageio.Reduced``):
     it is resampled with the factor that maps it onto the full image's resized grid, so the crop
     is placed as on the full image.

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from simclip.augment.compose import Compose
+from simclip.augment.views import n_views
 from simclip.data.videos.positives import take_frames, view_frames
 from simclip.losses import nt_xent
 from simclip.train.objectives.base import SeededObjective
@@ -51,11 +51,8 @@ class SimCLRObjective(SeededObjective):
                 positions = view_frames(batch[1], self.n_views, self.max_gap, self.generator)
                 sources = [take_frames(images, p) for p in positions]
                 views = torch.cat([self.augment(x, generator=self.generator) for x in sources])
-            elif isinstance(self.augment, Compose):
-                # one pass over the V copies of the batch: no concatenation of V outputs
-                views = self.augment(images, generator=self.generator, repeats=self.n_views)
-            else:
-                views = torch.cat([self.augment(images, generator=self.generator) for _ in range(self.n_views)])
+            else:  # one pass over the V copies of the batch (view-major)
+                views = n_views(self.augment, images, self.n_views, generator=self.generator).flatten(0, 1)
         if self.channels_last:
             views = views.contiguous(memory_format=torch.channels_last)
         return (views,)
