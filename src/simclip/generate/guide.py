@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from simclip.clip.model import CLIP
 from simclip.clip.preprocess import preprocess_tensor
 from simclip.clip.tokenizer import get_tokenizer
+from simclip.eval.zeroshot import zero_shot_classifier
 from simclip.generate.config import resolve_prompts
 
 
@@ -38,11 +38,10 @@ class ClipGuide:
         classifiers are built."""
         if isinstance(texts, str) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise ValueError(f"texts must be a non-empty list of non-empty strings, got {texts!r}")
-        prompts = resolve_prompts(templates)
-        filled = [t.replace("{}", text) for text in texts for t in prompts]
-        with torch.no_grad():
-            each = F.normalize(self.model.encode_text(self.tokenizer(filled)).float(), dim=-1)
-        return F.normalize(each.view(len(texts), len(prompts), -1).mean(1), dim=-1)
+        device = next(self.model.parameters()).device
+        features = zero_shot_classifier(self.model.encode_text, self.tokenizer, list(texts),
+                                        resolve_prompts(templates), device=device)
+        return features.to(device)
 
     def distance(self, images: Tensor, text_features: Tensor) -> Tensor:
         """``D_CLIP = 1 - cos(E_I(image), E_T(text))`` per image ``[B]``; ``text_features`` ``[B, E]``
