@@ -271,15 +271,16 @@ def single_edit_seconds(generator, guide, start, plan, cfg: LatentEditConfig, n:
 
 
 # The latent optimisation settings tried on the tuning edits (the rest of LatentEditConfig: its defaults).
-_EQ1 = {"steps": 100, "lr": 0.2, "l2_weight": 0.0, "direction_weight": 0.0, "restarts": 1}
+_EQ1 = {"steps": 100, "lr": 0.2, "l2_weight": 0.0, "direction_weight": 0.0, "restarts": 1, "views": 1}
+_NADA = {**_EQ1, "direction_weight": 0.5}
 LATENT_GRID = (
     _EQ1,  # the objective of Eq. 1 alone, from the start latent
     {**_EQ1, "prompts": "shapes"},  # with the text's prompt ensemble
-    {**_EQ1, "direction_weight": 0.5},  # with the directional term
-    {**_EQ1, "direction_weight": 1.0},
-    {**_EQ1, "restarts": 4, "restart_noise": 0.5},  # from 4 starts
-    {**_EQ1, "direction_weight": 0.5, "restarts": 4, "restart_noise": 0.25},
-    {**_EQ1, "direction_weight": 0.5, "restarts": 4, "restart_noise": 0.5},
+    _NADA,  # with the directional term
+    {**_NADA, "restarts": 4, "restart_noise": 0.5},  # from 4 starts near the start latent
+    {**_NADA, "restarts": 8, "restart_noise": 1.0},  # from 8 starts, farther away
+    {**_NADA, "restarts": 4, "restart_noise": 1.0, "views": 2},  # CLIP reading 2 random crops per step
+    {**_NADA, "restarts": 8, "restart_noise": 1.0, "views": 2},
 )
 
 

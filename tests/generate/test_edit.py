@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from simclip.generate import LatentEditConfig, optimise_latents
 from simclip.generate.config import PROMPT_SETS, ConfigError
+from simclip.generate.edit import random_views
 
 
 def test_a_short_edit_lowers_the_clip_distance(generator, guide):
@@ -83,7 +84,7 @@ def test_the_directional_term_turns_the_image_change_towards_the_text_change(gen
     text_step = F.normalize(t[1] - t[0], dim=0)
 
     def along(weight: float) -> torch.Tensor:
-        cfg = LatentEditConfig(steps=15, lr=0.1, direction_weight=weight, restarts=1)
+        cfg = LatentEditConfig(steps=15, lr=0.1, direction_weight=weight, restarts=1, views=1)
         r = optimise_latents(generator, guide, start, "a blue star", cfg, neutral="a red star")
         assert all(math.isfinite(v) for v in r.losses)
         return F.normalize(guide.image_features(r.after) - guide.image_features(r.before), dim=-1) @ text_step
@@ -104,8 +105,8 @@ def test_an_ensembled_edit_lowers_the_clip_distance(generator, guide):
 def test_restarts_keep_the_best_of_several_starts(generator, guide):
     start = generator.sample_latents(3, seed=4)
     texts = ["a red star", "a blue circle", "a green cross"]
-    one = optimise_latents(generator, guide, start, texts, LatentEditConfig(steps=8, lr=0.1, restarts=1))
-    cfg = LatentEditConfig(steps=8, lr=0.1, restarts=3, restart_noise=1.0)
+    one = optimise_latents(generator, guide, start, texts, LatentEditConfig(steps=8, lr=0.1, restarts=1, views=1))
+    cfg = LatentEditConfig(steps=8, lr=0.1, restarts=3, restart_noise=1.0, views=1)
     many = optimise_latents(generator, guide, start, texts, cfg)
     # the first start is the start latent itself, so the best of three is at least as good
     assert (many.distance_after <= one.distance_after + 1e-4).all()
@@ -114,3 +115,33 @@ def test_restarts_keep_the_best_of_several_starts(generator, guide):
     torch.testing.assert_close(many.latents[2:], alone.latents, atol=1e-4, rtol=1e-4)
     with pytest.raises(ConfigError, match="edit.restarts must be an int > 0"):
         LatentEditConfig(restarts=0)
+
+
+def test_random_views_are_crops_and_flips_shared_by_rows_one_period_apart():
+    images = torch.rand(4, 3, 8, 8, requires_grad=True)
+    views = random_views(images, 3, torch.Generator().manual_seed(0), period=2)
+    assert views.shape == (12, 3, 8, 8)
+    for v in range(3):  # rows n and n + 2 (the same restart of two images) see the same crop
+        row = views[4 * v:4 * v + 4]
+        assert not torch.allclose(row[0], row[1])
+        torch.testing.assert_close(random_views(images[2:3].expand(4, -1, -1, -1), 3,
+                                                torch.Generator().manual_seed(0), period=2)[4 * v + 2], row[2])
+    whole = random_views(images, 2, torch.Generator().manual_seed(1), scale=(1.0, 1.0))
+    for v in whole.view(2, 4, 3, 8, 8):  # the whole image: itself or its mirror image
+        assert torch.allclose(v, images, atol=1e-5) or torch.allclose(v, images.flip(-1), atol=1e-5)
+    views.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+
+
+def test_an_edit_read_through_several_views_lowers_the_distance_and_is_batch_independent(generator, guide):
+    start = generator.sample_latents(3, seed=5)
+    texts = ["a red star", "a blue circle", "a green cross"]
+    cfg = LatentEditConfig(steps=8, lr=0.1, restarts=2, views=3)
+    many = optimise_latents(generator, guide, start, texts, cfg)
+    assert (many.distance_after < many.distance_before).all()
+    alone = optimise_latents(generator, guide, start[1:2], texts[1], cfg)
+    torch.testing.assert_close(many.latents[1:2], alone.latents, atol=1e-4, rtol=1e-4)
+    one_view = optimise_latents(generator, guide, start, texts, LatentEditConfig(steps=8, lr=0.1, restarts=2, views=1))
+    assert not torch.allclose(many.latents, one_view.latents)
+    with pytest.raises(ConfigError, match="edit.views must be an int > 0"):
+        LatentEditConfig(views=0)

@@ -86,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--restart-noise", type=float, default=lat.restart_noise,
                    help="latent optimisation: how far the other starts lie, in latent standard deviations "
                         f"({lat.restart_noise:g})")
+    e.add_argument("--views", type=int, default=lat.views,
+                   help="latent optimisation: CLIP's distance is averaged over this many random crops and "
+                        f"flips of the image at each step, so that no single view can be fooled ({lat.views})")
     e.add_argument("--strength", type=float, default=glo.strength, help=f"global direction: alpha ({glo.strength:g})")
     e.add_argument("--threshold", type=float, default=glo.threshold,
                    help=f"global direction: beta, the least relevance a latent channel needs ({glo.threshold:g})")
@@ -142,7 +145,8 @@ def _edit(args: argparse.Namespace) -> int:
                           method=method, image=args.image, seed=args.seed, steps=args.steps, lr=args.lr,
                           l2_weight=args.l2_weight, prompts=args.prompts,
                           direction_weight=args.direction_weight, restarts=args.restarts,
-                          restart_noise=args.restart_noise, strength=args.strength, threshold=args.threshold,
+                          restart_noise=args.restart_noise, views=args.views, strength=args.strength,
+                          threshold=args.threshold,
                           samples=args.samples, grid=_strengths(args.grid), out=args.out, device=args.device)
     result = run_edit(request)
     if args.json:

@@ -158,19 +158,25 @@ class LatentEditConfig:
     ``restarts - 1`` points around it (``restart_noise`` times a normal draw under ``restart_seed``,
     in units of each latent channel's spread), all in one batch; the image keeps the result with
     the lowest objective (an optimisation that stalls in a local minimum near its start is
-    replaced by one that does not)."""
+    replaced by one that does not).
+    ``views``: at each step CLIP reads that many random crops (80-100% of the area) and flips of
+    each generated image and the CLIP terms are averaged over them (as CLIPDraw and VQGAN+CLIP
+    do): an image that one view of CLIP reads as the text while a classifier does not (an
+    adversarial solution) scores worse than one every view reads as the text. 1: the image alone."""
 
     steps: int = 100
     lr: float = 0.2
     l2_weight: float = 0.0
     prompts: str | tuple[str, ...] = "plain"
     direction_weight: float = 0.5
-    restarts: int = 4
-    restart_noise: float = 0.5
+    restarts: int = 8
+    restart_noise: float = 1.0
     restart_seed: int = 0
+    views: int = 2
 
     def __post_init__(self) -> None:
         _check("edit", "steps", self.steps, kind=int)
+        _check("edit", "views", self.views, kind=int)
         _check("edit", "lr", self.lr)
         _check("edit", "l2_weight", self.l2_weight, positive=False)
         _check("edit", "direction_weight", self.direction_weight, positive=False)

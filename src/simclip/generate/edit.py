@@ -5,7 +5,8 @@ that the generated image matches a text under CLIP, pulled back towards where it
 
 (the paper's identity loss, a face recogniser, has no counterpart here). The text embedding ``t``
 may be a prompt ensemble, with a neutral text a directional term may join the objective, and the
-objective is optimised from several starts per image, the lowest kept (:class:`LatentEditConfig`).
+objective is optimised from several starts per image, the lowest kept, and CLIP may read each
+image through several random crops (:class:`LatentEditConfig`).
 Each image of a batch is its own problem: the loss is summed over the batch, so the images do not
 interact, and the result for one image is the same whether it is edited alone or with others (up
 to float rounding).
@@ -63,8 +64,9 @@ def optimise_latents(generator: Generator, guide: ClipGuide, start: Tensor, text
     """Edit the images ``G(start)`` (``start`` ``[B, D]``) towards ``texts`` (one, or one per image).
 
     ``neutral`` (one text, or one per image: what the start shows) is used only by the directional
-    term, when ``cfg.direction_weight`` is above 0; without it the term is off. Deterministic: no
-    randomness is drawn, so the same start and text give the same result.
+    term, when ``cfg.direction_weight`` is above 0; without it the term is off. Deterministic: the
+    restarts' offsets and CLIP's crops (``cfg.views``) are drawn under ``cfg.restart_seed``, so the
+    same start and text give the same result.
     """
     cfg = cfg or LatentEditConfig()
     begin = time.perf_counter()
@@ -80,10 +82,19 @@ def optimise_latents(generator: Generator, guide: ClipGuide, start: Tensor, text
             start_features = guide.image_features(generator.decode(start)).repeat_interleave(k, 0)
     anchor, goal = start.repeat_interleave(k, 0), target.repeat_interleave(k, 0)  # [B * K, ...]
 
+    crops = torch.Generator().manual_seed(cfg.restart_seed)
+
     def objective(z: Tensor, step: int) -> Tensor:
         """Eq. 1 (and the directional term) per row ``[B * K]``."""
-        features = guide.image_features(generator.decode(z))
-        each = 1 - (features * goal).sum(-1) + cfg.l2_weight * ((z - anchor) ** 2).sum(1)
+        images = generator.decode(z)
+        if cfg.views > 1:  # CLIP's distance averaged over random crops and flips of each image
+            seen = guide.image_features(random_views(images, cfg.views, crops, k)).view(cfg.views, len(z), -1)
+            each = 1 - (seen * goal).sum(-1).mean(0)
+            features = F.normalize(seen.mean(0), dim=-1)
+        else:
+            features = guide.image_features(images)
+            each = 1 - (features * goal).sum(-1)
+        each = each + cfg.l2_weight * ((z - anchor) ** 2).sum(1)
         if text_step is not None and step > 0:  # at the start the image has not moved: no direction yet
             image_step = F.normalize(features - start_features, dim=-1, eps=1e-6)
             each = each + cfg.direction_weight * (1 - (image_step * text_step).sum(-1))
@@ -108,6 +119,27 @@ def optimise_latents(generator: Generator, guide: ClipGuide, start: Tensor, text
                             distance_after=guide.distance(after, target), losses=losses,
                             steps=cfg.steps, seconds=time.perf_counter() - begin)
     return result
+
+
+def random_views(images: Tensor, views: int, generator: torch.Generator, period: int = 1,
+                 scale: tuple[float, float] = (0.8, 1.0)) -> Tensor:
+    """``[V * N, C, S, S]``: ``views`` random crops of ``images`` ``[N, C, S, S]`` (area ``scale``
+    of the image, anywhere inside it), resized back to ``S`` and flipped with probability 0.5;
+    differentiable in ``images``. View ``v`` of row ``n`` is row ``v * N + n``. Rows ``n`` and
+    ``n + period`` get the same crops (``N`` a multiple of ``period``), so that an image edited in
+    a batch sees the crops it would see alone."""
+    n = views * period
+    side = torch.empty(n).uniform_(*scale, generator=generator).sqrt_()
+    shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * (1 - side)[:, None]
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = side * flip, side
+    theta[:, :, 2] = shift
+    theta = theta.view(views, 1, period, 2, 3).expand(-1, len(images) // period, -1, -1, -1).reshape(-1, 2, 3)
+    theta = theta.to(images.device, images.dtype)
+    grid = F.affine_grid(theta, [len(theta), *images.shape[1:]], align_corners=False)
+    return F.grid_sample(images.repeat(views, 1, 1, 1), grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)
 
 
 def _restart_offsets(generator: Generator, cfg: LatentEditConfig) -> Tensor:

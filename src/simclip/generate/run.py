@@ -44,6 +44,7 @@ class EditRequest:
     direction_weight: float = LatentEditConfig.direction_weight
     restarts: int = LatentEditConfig.restarts
     restart_noise: float = LatentEditConfig.restart_noise
+    views: int = LatentEditConfig.views
     strength: float = DirectionConfig.strength
     threshold: float = DirectionConfig.threshold
     samples: int = DirectionConfig.samples
@@ -98,7 +99,8 @@ def run_edit(request: EditRequest) -> dict[str, Any]:
     if request.method in ("latent", "both"):
         cfg = LatentEditConfig(steps=request.steps, lr=request.lr, l2_weight=request.l2_weight,
                                prompts=request.prompts, direction_weight=request.direction_weight,
-                               restarts=request.restarts, restart_noise=request.restart_noise)
+                               restarts=request.restarts, restart_noise=request.restart_noise,
+                               views=request.views)
         r = results["latent"] = optimise_latents(generator, guide, start, request.text, cfg,
                                                  neutral=request.neutral)
         with torch.no_grad():  # multiples of the step found: 1 is the edit itself
