@@ -12,9 +12,12 @@ shards of 250 samples (``KEY.jpg`` + ``KEY.cls``). Made once into ``--cache`` (d
 Pipelines, all with 2 worker processes and batches of 64, each giving two float ``[64, 3, S, S]``
 views per batch (on the GPU when there is one):
 
-- simclip wds: ``load_dataset("wds:DIR?workers=2", image_size=S)`` -> ``batches`` -> the
-  ``simclr`` policy's ``two_views`` on the uint8 batch in the main process (as
-  ``SimCLRObjective.inputs`` does in training).
+- simclip wds: ``load_dataset("wds:DIR?workers=2", image_size=S)`` -> ``batches`` with
+  ``views=BatchViews(create_policy("simclr", size=S))``: on the CPU each worker makes the views
+  of the batches it decodes, as SimCLR's training does there (``SimCLRObjective.loader_views``);
+  with a GPU the ``simclr`` policy's ``two_views`` runs on the device in the main process, as
+  training does there. ``simclip_wds_views_in_main``: the views made in the main process on the
+  CPU (one core) while the workers decode.
 - simclip folder: ``load_dataset("folder:DIR", image_size=S)`` decodes every file once, in 2
   processes into shared memory; then the same augmentation. Its first epoch costs decoding plus
   augmentation per image, later epochs the augmentation only; both are reported.
@@ -144,14 +147,24 @@ def simclip_views(size: int, device: torch.device) -> Callable[[torch.Tensor], t
     return lambda images: two_views(policy, images.to(device, non_blocking=True), generator=generator)
 
 
-def simclip_wds(shards: Path, size: int, device: torch.device) -> Iterator:
+def simclip_wds(shards: Path, size: int, device: torch.device, in_main: bool = False) -> Iterator:
+    """As training runs: on the CPU the loader's workers make the views (``SimCLRObjective.
+    loader_views``), elsewhere the main process makes them on the device; ``in_main``: views in
+    the main process on the CPU too (the path before loader views)."""
+    from simclip.augment import BatchViews, create_policy
     from simclip.data import batches, load_dataset
 
     dataset = load_dataset(f"wds:{shards}?workers={WORKERS}&shuffle_buffer=1000", image_size=size)
-    views = simclip_views(size, device)
+    if device.type == "cpu" and not in_main:
+        loader_views = BatchViews(create_policy("simclr", size=size), 2, seed=0)
+        for epoch in range(1000):
+            for views, _ in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
+                yield views[:, 0], views[:, 1]
+        return
+    make = simclip_views(size, device)
     for epoch in range(1000):
         for images, _ in batches(dataset, BATCH, seed=0, epoch=epoch):
-            yield views(images)
+            yield make(images)
 
 
 def simclip_folder_load(folder: Path, size: int):
@@ -384,12 +397,14 @@ def main() -> None:
     folder, shards = make_data(Path(args.cache), args.count)
     print(f"{args.count} JPEGs in {folder} and {shards} ({time.perf_counter() - made:.0f} s)", flush=True)
 
-    runs: dict[str, list[float]] = {"simclip_wds": [], "simclip_folder_epoch1": [],
+    runs: dict[str, list[float]] = {"simclip_wds": [], "simclip_wds_views_in_main": [], "simclip_folder_epoch1": [],
                                     "simclip_folder_later_epochs": [], "openclip_wds": [],
                                     "lightly_folder": [], "simclip_wds_no_augment": []}
     folder_load_s = []
     for round_ in range(args.rounds):
         runs["simclip_wds"].append(timed(simclip_wds(shards, args.size, device), args.batches, device))
+        runs["simclip_wds_views_in_main"].append(
+            timed(simclip_wds(shards, args.size, device, in_main=True), args.batches, device))
         runs["openclip_wds"].append(timed(openclip_wds(shards, args.size, device), args.batches, device))
         runs["lightly_folder"].append(timed(lightly_folder(folder, args.size, device), args.batches, device))
         started = time.perf_counter()
@@ -419,7 +434,8 @@ def main() -> None:
         "images_per_s": median, "runs": {k: [round(x, 1) for x in v] for k, v in runs.items()},
         "simclip_folder_load_s": [round(s, 2) for s in folder_load_s],
         "ratio_to_best_peer": {k: round(median[k] / best_peer, 2) for k in
-                               ("simclip_wds", "simclip_folder_epoch1", "simclip_folder_later_epochs",
+                               ("simclip_wds", "simclip_wds_views_in_main", "simclip_folder_epoch1",
+                                "simclip_folder_later_epochs",
                                 "simclip_wds_no_augment")},
         "target": "simclip >= 2x OpenCLIP's and lightly's images/s on the same JPEG shards and cores",
         "stages": stages,

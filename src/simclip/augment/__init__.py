@@ -34,9 +34,11 @@ from simclip.augment.policies import (
     list_policies,
     policy_config,
 )
+from simclip.augment.batch_views import BatchViews
 from simclip.augment.views import n_views, two_views
 
 __all__ = [
+    "BatchViews",
     "ColorJitter",
     "Compose",
     "Cutout",

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from simclip.augment.batch_views import BatchViews
 from simclip.data.caption_dataset import CaptionDataset
 from simclip.data.image_dataset import ImageDataset
 from simclip.data.paired.dataset import PairedDataset
@@ -68,7 +69,7 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
             batch_size: int, *,
             shuffle: bool = True, seed: int = 0, epoch: int = 0, start: int = 0,
             drop_last: bool = True, rank: int = 0, world_size: int = 1,
-            ) -> Iterator[tuple]:
+            views: BatchViews | None = None) -> Iterator[tuple]:
     """Yield this rank's batches of one epoch, from batch ``start`` on (see the module doc).
 
     For an ``ImageDataset``: ``(images uint8 [B, C, H, W], labels int64 [B] or None)``.
@@ -77,13 +78,24 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
     For a ``ShardedDataset``: the same, streamed from its shards (see ``shards/stream.py``).
     For a ``PairedDataset``: one entry per modality, in its order (``PairedDataset.take``).
     For a ``VideoDataset``: ``(clips uint8 [B, T, 3, S, S], frame numbers int64 [B, T], labels [B] or None)``.
+
+    ``views`` (image and sharded datasets): each batch's images are replaced by their views, float
+    ``[B, V, C, S', S']``, from the generator of the batch's place in the epoch
+    (:class:`~simclip.augment.BatchViews`); a sharded dataset's worker processes make them.
     """
     if isinstance(dataset, ShardedDataset):
         return stream_batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
-                              start=start, drop_last=drop_last, rank=rank, world_size=world_size)
+                              start=start, drop_last=drop_last, rank=rank, world_size=world_size,
+                              views=views)
     if not isinstance(dataset, (ImageDataset, CaptionDataset, PairedDataset)):
         raise TypeError(f"dataset must be an ImageDataset or CaptionDataset (or a ShardedDataset), "
                         f"got {type(dataset).__name__}")
+    if views is not None:
+        if isinstance(dataset, (PairedDataset, VideoDataset)):
+            raise TypeError(f"views are made for image batches, not for a {type(dataset).__name__}")
+        return _with_views(batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, start=start,
+                                   drop_last=drop_last, rank=rank, world_size=world_size),
+                           views, epoch, start, rank)
     indices = batch_indices(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
                             start=start, drop_last=drop_last, rank=rank, world_size=world_size)
     if isinstance(dataset, PairedDataset):
@@ -98,6 +110,11 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
                 for idx in indices)
     labels = dataset.labels
     return ((dataset.images[idx], None if labels is None else labels[idx]) for idx in indices)
+
+
+def _with_views(items: Iterator[tuple], views: BatchViews, epoch: int, start: int, rank: int) -> Iterator[tuple]:
+    for index, (images, *rest) in enumerate(items, start):
+        yield views(images, epoch=epoch, batch=index, rank=rank), *rest
 
 
 def caption_choices(counts: list[int], seed: int, epoch: int) -> list[int]:

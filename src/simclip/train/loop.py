@@ -25,7 +25,9 @@ from typing import Any, TypeVar, cast
 import torch
 from torch import nn
 
+from simclip.augment.batch_views import BatchViews
 from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches
+from simclip.data.videos.dataset import VideoDataset
 from simclip.train import distributed as dist_, rng
 from simclip.train.allocator import keep_freed_memory
 from simclip.train.bad_data import bad_samples, check_before_work, judge_streamed_bad
@@ -70,6 +72,7 @@ class _Run:
     run_dir: Path
     dataset: Any = None  # the training data, once train() has checked it
     first_step: int = 0  # the step this process started at (a resumed run's checkpoint)
+    views: BatchViews | None = None  # what the data loader makes in place of images (the objective asks)
 
 
 ModelT = TypeVar("ModelT", bound=nn.Module)
@@ -95,6 +98,7 @@ def train(cfg: TrainConfig, model: ModelT, objective: Objective[Any, Any], datas
         state = _start_state(run, resume)
         start_together(run.run_dir, state.step, info, resume)
         run.dataset, run.first_step = dataset, state.step
+        run.views = _loader_views(objective, dataset, run.device)
         # however the run ends, its trackers are closed (marked failed by an error), their files complete
         with RunLogger(run.run_dir, info.is_main, cfg.loggers, params=cfg.to_dict(),
                        resume_step=state.step if resume else None) as logger:
@@ -115,7 +119,7 @@ def _train_steps(run: _Run, state: LoopState, total: int, logger: RunLogger,
     run.model.train()
     with _stop_on_sigint() as stop:
         while state.epoch < cfg.epochs and not _should_stop(run, state, stop):
-            for batch in _epoch_batches(run.dataset, cfg, state, info):
+            for batch in _epoch_batches(run.dataset, cfg, state, info, run.views):
                 t0 = time.perf_counter()
                 frac = run_progress(state.step, total, state.elapsed, cfg.time_budget)
                 lr = warmup_cosine(frac, peak, cfg.optim.warmup_fraction, cfg.optim.min_lr_fraction)
@@ -254,10 +258,21 @@ def _finite_gradients(model: nn.Module) -> bool:
     return bool(torch.stack([m.float() for m in largest]).isfinite().all())
 
 
-def _epoch_batches(dataset: TrainData, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo
-                   ) -> Iterator[tuple]:
+def _loader_views(objective: Objective[Any, Any], dataset: TrainData, device: torch.device) -> BatchViews | None:
+    """The views an objective asks the loader to make (SimCLR's on the CPU) for image datasets."""
+    ask = getattr(objective, "loader_views", None)
+    images = isinstance(dataset, (ImageDataset, ShardedDataset)) and not isinstance(dataset, VideoDataset)
+    if ask is None or not images or getattr(dataset, "with_captions", False):
+        return None
+    views: BatchViews | None = ask(device)
+    return views
+
+
+def _epoch_batches(dataset: TrainData, cfg: TrainConfig, state: LoopState, info: dist_.DistInfo,
+                   views: BatchViews | None = None) -> Iterator[tuple]:
     return batches(dataset, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=state.epoch,
-                   start=state.step_in_epoch, drop_last=True, rank=info.rank, world_size=info.world_size)
+                   start=state.step_in_epoch, drop_last=True, rank=info.rank, world_size=info.world_size,
+                   views=views)
 
 
 def _should_stop(run: _Run, state: LoopState, stop: threading.Event) -> bool:

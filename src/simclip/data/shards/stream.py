@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from simclip.augment.batch_views import BatchViews
 from simclip.data.shards.decode import BadSample, SampleFormat
 from simclip.data.shards.tar_samples import RawSample, ShardError, read_samples
 from simclip.data.shards.webdataset import ShardedDataset
@@ -65,11 +66,13 @@ class EpochPlan:
     buffer: int
     resample: bool
     strict: bool
+    views: BatchViews | None = None  # make each batch's views where the batch is made
 
 
 class ShardStream(IterableDataset):
     """Yields ``(images uint8 [B, C, S, S], labels int64 [B] | None | captions list[str],
-    bad: list[str])`` for the slot of the calling DataLoader worker (or worker 0 of 1)."""
+    bad: list[str])`` for the slot of the calling DataLoader worker (or worker 0 of 1); with
+    ``plan.views``, views float ``[B, V, C, S', S']`` in place of the images."""
 
     def __init__(self, plan: EpochPlan) -> None:
         self.plan = plan
@@ -86,19 +89,23 @@ class ShardStream(IterableDataset):
 
 def stream_batches(dataset: ShardedDataset, batch_size: int, *, shuffle: bool = True, seed: int = 0,
                    epoch: int = 0, start: int = 0, drop_last: bool = True, rank: int = 0,
-                   world_size: int = 1) -> Iterator[tuple[Tensor, Tensor | None | list[str]]]:
+                   world_size: int = 1, views: BatchViews | None = None,
+                   ) -> Iterator[tuple[Tensor, Tensor | None | list[str]]]:
     """This rank's batches of one epoch of ``dataset`` from batch ``start`` on (module doc).
 
-    Arguments are checked here, before iteration; worker processes start at the first batch.
+    With ``views``, each batch's images are replaced by their views ``[B, V, C, S', S']``, made
+    by the worker that decodes the batch (``views(images, epoch=, batch=, rank=)``, batch counted
+    within the rank's epoch). Arguments are checked here, before iteration; worker processes start
+    at the first batch.
     """
     plan = plan_epoch(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, start=start,
-                      drop_last=drop_last, rank=rank, world_size=world_size)
+                      drop_last=drop_last, rank=rank, world_size=world_size, views=views)
     return _counted(dataset, ShardStream(plan), dataset.options.workers)
 
 
 def plan_epoch(dataset: ShardedDataset, batch_size: int, *, shuffle: bool = True, seed: int = 0,
                epoch: int = 0, start: int = 0, drop_last: bool = True, rank: int = 0,
-               world_size: int = 1) -> EpochPlan:
+               world_size: int = 1, views: BatchViews | None = None) -> EpochPlan:
     """Check the arguments of ``stream_batches`` and fix what every slot of the epoch needs."""
     n = len(dataset)
     steps = steps_per_epoch(n, batch_size, drop_last, world_size)
@@ -118,7 +125,7 @@ def plan_epoch(dataset: ShardedDataset, batch_size: int, *, shuffle: bool = True
                      batch_size=batch_size, steps=steps if drop_last or options.resample else None,
                      start=start, shuffle=shuffle, seed=seed, epoch=epoch, rank=rank,
                      world_size=world_size, buffer=options.shuffle_buffer if shuffle else 0,
-                     resample=options.resample, strict=options.strict)
+                     resample=options.resample, strict=options.strict, views=views)
 
 
 def slot_batches(plan: EpochPlan, worker: int, workers: int) -> Iterator[tuple]:
@@ -152,13 +159,13 @@ def slot_batches(plan: EpochPlan, worker: int, workers: int) -> Iterator[tuple]:
         targets.append(target)
         if len(targets) == plan.batch_size:
             if not replaying:
-                yield *_collate(images, targets, plan), bad
+                yield *_collate(images, targets, plan, worker + made * workers), bad
                 bad = []
             made, images, targets = made + 1, [], []
             if made == quota:
                 return
     if targets and made >= skip:  # one pass only: the slot's last, short batch
-        yield *_collate(images, targets, plan), bad
+        yield *_collate(images, targets, plan, worker + made * workers), bad
     elif bad:
         yield None, None, bad
 
@@ -246,8 +253,12 @@ def _target(fmt: SampleFormat, sample: RawSample, captions: bool,
     return options[int(rng.integers(len(options)))]
 
 
-def _collate(images: list[np.ndarray], targets: list, plan: EpochPlan) -> tuple:
+def _collate(images: list[np.ndarray], targets: list, plan: EpochPlan, index: int) -> tuple:
+    """Batch ``index`` (within the rank's epoch): images ``[B, C, S, S]`` (or their views) and
+    targets."""
     batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    if plan.views is not None:
+        batch = plan.views(batch, epoch=plan.epoch, batch=index, rank=plan.rank)
     if plan.captions:
         return batch, targets
     if not plan.sample_format.labelled:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simclip.augment.batch_views import BatchViews
 from simclip.augment.views import n_views
 from simclip.data.videos.positives import take_frames, view_frames
 from simclip.losses import nt_xent
@@ -40,14 +41,30 @@ class SimCLRObjective(SeededObjective):
         self.channels_last = channels_last
         self.distributed = distributed
         self.max_gap = max_gap
+        self.seed = seed
+        self.views_in_batches = False
         super().__init__(seed)
 
+    def loader_views(self, device: torch.device) -> BatchViews | None:
+        """On the CPU, the views the data loader should make in place of the images (its worker
+        processes then share the augmentation, which on one main process runs on one core); from
+        this call on, :meth:`inputs` takes batches of views ``[B, V, C, S, S]``. None on an
+        accelerator, where the views of a whole batch are made faster on the device, and for
+        video clips."""
+        if device.type != "cpu" or self.max_gap is not None:
+            return None
+        self.views_in_batches = True
+        return BatchViews(self.augment, self.n_views, self.seed)
+
     def inputs(self, batch: tuple) -> tuple[torch.Tensor]:
-        """``(images [B, C, H, W], ...)`` or ``(clips [B, T, C, H, W], frame numbers [B, T], ...)``
-        -> ``(views [V*B, C, S, S],)``, view-major, float in [0, 1]."""
+        """``(images [B, C, H, W], ...)``, ``(clips [B, T, C, H, W], frame numbers [B, T], ...)`` or,
+        after :meth:`loader_views`, ``(views [B, V, C, S, S], ...)`` -> ``(views [V*B, C, S, S],)``,
+        view-major, float in [0, 1]."""
         images = batch[0]
         with torch.autocast(images.device.type, enabled=False):
-            if images.ndim == 5:
+            if self.views_in_batches and images.is_floating_point():  # [B, V, ...] from the loader
+                views = images.transpose(0, 1).flatten(0, 1)
+            elif images.ndim == 5:
                 positions = view_frames(batch[1], self.n_views, self.max_gap, self.generator)
                 sources = [take_frames(images, p) for p in positions]
                 views = torch.cat([self.augment(x, generator=self.generator) for x in sources])
