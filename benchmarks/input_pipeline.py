@@ -18,9 +18,10 @@ views per batch (on the GPU when there is one):
   with a GPU the ``simclr`` policy's ``two_views`` runs on the device in the main process, as
   training does there. ``simclip_wds_views_in_main``: the views made in the main process on the
   CPU (one core) while the workers decode.
-- simclip folder: ``load_dataset("folder:DIR", image_size=S)`` decodes every file once, in 2
-  processes into shared memory; then the same augmentation. Its first epoch costs decoding plus
-  augmentation per image, later epochs the augmentation only; both are reported.
+- simclip folder: ``load_dataset("folder:DIR?workers=2", image_size=S)`` decodes every file
+  once, in 2 processes into shared memory; then the same augmentation, made by 2 loader workers
+  on the CPU. Its first epoch costs decoding plus augmentation per image, later epochs the
+  augmentation only; both are reported.
 - OpenCLIP wds: the stages of ``open_clip_train.data.get_wds_dataset`` (shard list, shard shuffle,
   ``split_by_worker``, ``tarfile_to_samples``, sample shuffle, decode to RGB PIL, transform,
   ``batched`` with ``default_collate``, ``WebLoader``) with ``open_clip.image_transform(S,
@@ -174,12 +175,20 @@ def simclip_folder_load(folder: Path, size: int):
 
 
 def simclip_in_memory(dataset, size: int, device: torch.device) -> Iterator:
+    """As training runs: on the CPU the loader's workers (``folder:DIR?workers=2``) make the views."""
+    from simclip.augment import BatchViews, create_policy
     from simclip.data import batches
 
-    views = simclip_views(size, device)
+    if device.type == "cpu":
+        loader_views = BatchViews(create_policy("simclr", size=size), 2, seed=0)
+        for epoch in range(1000):
+            for views, _ in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
+                yield views[:, 0], views[:, 1]
+        return
+    make = simclip_views(size, device)
     for epoch in range(1000):
         for images, _ in batches(dataset, BATCH, seed=0, epoch=epoch):
-            yield views(images)
+            yield make(images)
 
 
 def openclip_transform(size: int):

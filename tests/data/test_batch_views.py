@@ -3,6 +3,7 @@ worker processes, the main process and a resumed run all make the same ones."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -52,14 +53,25 @@ def test_views_made_in_shard_workers_are_those_of_each_batch_s_place(shard_dir):
     assert all(torch.equal(a, b) for a, (b, _) in zip(resumed, made[5:], strict=True))
 
 
-def test_in_memory_batches_get_the_same_views_by_place():
-    data = load_dataset("digits")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_in_memory_batches_get_the_same_views_by_place_here_or_in_workers(workers):
+    data = dataclasses.replace(load_dataset("digits"), workers=workers)
     views = gray_views()
     plain = list(batches(data, 100, seed=0, epoch=1))
     made = list(batches(data, 100, seed=0, epoch=1, start=3, views=views))
     assert len(made) == len(plain) - 3
     for j, ((v, y), (images, labels)) in enumerate(zip(made, plain[3:]), 3):
         assert torch.equal(y, labels) and torch.equal(v, views(images, epoch=1, batch=j))
+
+
+def test_a_folder_s_workers_option_sets_its_view_workers(tmp_path):
+    from PIL import Image
+
+    for k in range(4):
+        (tmp_path / "a").mkdir(exist_ok=True)
+        Image.new("RGB", (20, 16), (60 * k, 20, 200)).save(tmp_path / "a" / f"{k}.png")
+    assert load_dataset(f"folder:{tmp_path}?workers=2").workers == 2
+    assert load_dataset(f"folder:{tmp_path}").workers == 0
 
 
 def test_simclr_on_the_cpu_trains_on_views_made_by_shard_workers(shard_dir, tmp_path, capsys):

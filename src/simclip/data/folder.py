@@ -52,7 +52,8 @@ def load_folder(root: Path, split: str = "train", image_size: int | None = None,
                 channels: int = 3, strict: bool = False, workers: int | None = None) -> ImageDataset:
     """Load a split of an image folder as uint8 ``[N, channels, S, S]`` (rules in the module doc).
 
-    ``workers``: decoding processes (None: ``parallel_decode.default_workers``; 0: this one).
+    ``workers``: decoding processes (None: ``parallel_decode.default_workers``; 0: this one); when
+    given, also the loader processes that make SimCLR's views on the CPU (``ImageDataset.workers``).
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
@@ -73,7 +74,7 @@ def load_folder(root: Path, split: str = "train", image_size: int | None = None,
     tensor = torch.from_numpy(decoded.images).permute(0, 3, 1, 2).contiguous()
     label_tensor = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if classes else None
     return ImageDataset(images=tensor, labels=label_tensor, classes=classes, name=f"folder:{root}",
-                        split=split, bad_files=[path for path, _ in bad])
+                        split=split, bad_files=[path for path, _ in bad], workers=workers or 0)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ class ImageDataset(InMemoryImages):
         name: the spec string or a short name, for logs.
         split: ``"train"`` or ``"test"``.
         bad_files: files that were skipped because they could not be decoded (image folders).
+        workers: loader processes that make each batch's views when a loader is asked for them
+            (``batches(..., views=)``: SimCLR on the CPU); 0: the calling process makes them.
     """
 
     images: Tensor
@@ -57,6 +59,7 @@ class ImageDataset(InMemoryImages):
     name: str
     split: str
     bad_files: list[str] = field(default_factory=list)
+    workers: int = 0
 
     def __post_init__(self) -> None:
         check_images(self.images, "images")

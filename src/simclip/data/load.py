@@ -50,7 +50,8 @@ def load_dataset(spec: str, split: str = "train", image_size: int | None = None,
         return load_cifar(parsed.file_path, parsed.kind, split, size)
     if parsed.kind == "folder":
         return load_folder(parsed.file_path, split, size, channels=channels_option(parsed),
-                           strict=strict or parsed.bool_option("strict", False))
+                           strict=strict or parsed.bool_option("strict", False),
+                           workers=parsed.int_option("workers", None, minimum=0))
     if parsed.kind == "shapes":
         return load_shapes_spec(parsed, split, size).as_image_dataset()
     if parsed.kind == "captions":

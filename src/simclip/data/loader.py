@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from simclip.augment.batch_views import BatchViews
 from simclip.data.caption_dataset import CaptionDataset
@@ -93,9 +94,14 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
     if views is not None:
         if isinstance(dataset, (PairedDataset, VideoDataset)):
             raise TypeError(f"views are made for image batches, not for a {type(dataset).__name__}")
-        return _with_views(batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, start=start,
-                                   drop_last=drop_last, rank=rank, world_size=world_size),
-                           views, epoch, start, rank)
+        workers = getattr(dataset, "workers", 0)
+        if workers and isinstance(dataset, ImageDataset):
+            indices = batch_indices(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
+                                    start=start, drop_last=drop_last, rank=rank, world_size=world_size)
+            return _views_in_workers(dataset, list(indices), views, epoch, start, rank, workers)
+        items = batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, start=start,
+                        drop_last=drop_last, rank=rank, world_size=world_size)
+        return _with_views(items, views, epoch, start, rank)
     indices = batch_indices(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
                             start=start, drop_last=drop_last, rank=rank, world_size=world_size)
     if isinstance(dataset, PairedDataset):
@@ -115,6 +121,33 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
 def _with_views(items: Iterator[tuple], views: BatchViews, epoch: int, start: int, rank: int) -> Iterator[tuple]:
     for index, (images, *rest) in enumerate(items, start):
         yield views(images, epoch=epoch, batch=index, rank=rank), *rest
+
+
+class _ViewBatches(IterableDataset):
+    """The views of in-memory batches (their indices), batch ``p`` made by worker ``p % workers``
+    (the order in which a DataLoader collects them); the workers index the images themselves."""
+
+    def __init__(self, dataset: ImageDataset, indices: list[Tensor], views: BatchViews, epoch: int, start: int,
+                 rank: int) -> None:
+        self.dataset, self.indices, self.views = dataset, indices, views
+        self.epoch, self.start, self.rank = epoch, start, rank
+
+    def __iter__(self) -> Iterator[tuple]:
+        info = get_worker_info()
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        labels = self.dataset.labels
+        for p in range(worker, len(self.indices), workers):
+            idx = self.indices[p]
+            yield (self.views(self.dataset.images[idx], epoch=self.epoch, batch=self.start + p, rank=self.rank),
+                   None if labels is None else labels[idx])
+
+
+def _views_in_workers(dataset: ImageDataset, indices: list[Tensor], views: BatchViews, epoch: int, start: int,
+                      rank: int, workers: int) -> Iterator[tuple]:
+    if not indices:
+        return iter(())
+    stream = _ViewBatches(dataset, indices, views, epoch, start, rank)
+    return iter(DataLoader(stream, batch_size=None, num_workers=min(workers, len(indices))))
 
 
 def caption_choices(counts: list[int], seed: int, epoch: int) -> list[int]:

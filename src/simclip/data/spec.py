@@ -19,6 +19,8 @@ Options (each kind accepts only the ones listed for it in ``FORMS``):
 - ``n``, ``seed``, ``label``: size, seed and labelling (``shape``, ``color``, ``size``,
   ``position`` or ``pair``) of the procedural ``shapes`` dataset.
 - ``shuffle_buffer``, ``resample``, ``workers``: streaming of ``wds:`` shards (``shards/webdataset.py``).
+  ``workers`` of a ``folder:`` is its decoding processes and the loader processes that make
+  SimCLR's views on the CPU (default: decoding on every core, views in the training process).
 - ``frames``, ``audio_ms``: frames sampled per clip and the audio around a frame, of ``videos:``
   folders (``videos/load.py``).
 """
@@ -45,7 +47,7 @@ FORMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("cifar100:PATH", "folder with the CIFAR-100 python files (train, test, meta; fine labels)",
      ("size",)),
     ("folder:PATH", "image folder: one sub-folder per class, or flat and unlabelled; "
-     "train/ and test/ (or val/) sub-folders give the splits", ("size", "channels", "strict")),
+     "train/ and test/ (or val/) sub-folders give the splits", ("size", "channels", "strict", "workers")),
     ("captions:FILE", "CSV or JSONL file with fields image (path relative to FILE) and caption",
      ("size", "channels")),
     ("pairs:FILE", "CSV or JSONL table with one column per modality (image, depth, audio, points: "
