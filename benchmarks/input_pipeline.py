@@ -148,47 +148,34 @@ def simclip_views(size: int, device: torch.device) -> Callable[[torch.Tensor], t
     return lambda images: two_views(policy, images.to(device, non_blocking=True), generator=generator)
 
 
-def simclip_wds(shards: Path, size: int, device: torch.device, in_main: bool = False) -> Iterator:
-    """As training runs: on the CPU the loader's workers make the views (``SimCLRObjective.
-    loader_views``), elsewhere the main process makes them on the device; ``in_main``: views in
-    the main process on the CPU too (the path before loader views)."""
-    from simclip.augment import BatchViews, create_policy
-    from simclip.data import batches, load_dataset
-
-    dataset = load_dataset(f"wds:{shards}?workers={WORKERS}&shuffle_buffer=1000", image_size=size)
-    if device.type == "cpu" and not in_main:
-        loader_views = BatchViews(create_policy("simclr", size=size), 2, seed=0)
-        for epoch in range(1000):
-            for views, _ in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
-                yield views[:, 0], views[:, 1]
-        return
-    make = simclip_views(size, device)
-    for epoch in range(1000):
-        for images, _ in batches(dataset, BATCH, seed=0, epoch=epoch):
-            yield make(images)
-
-
-def simclip_folder_load(folder: Path, size: int):
-    from simclip.data.folder import load_folder
-
-    return load_folder(folder, image_size=size, workers=WORKERS)
-
-
-def simclip_in_memory(dataset, size: int, device: torch.device) -> Iterator:
-    """As training runs: on the CPU the loader's workers (``folder:DIR?workers=2``) make the views."""
+def simclip_stream(dataset, size: int, device: torch.device, in_main: bool = False) -> Iterator:
+    """Two views per image, as training makes them: on the CPU the loader's workers make them
+    (``SimCLRObjective.loader_views``), elsewhere the main process makes them on the device;
+    ``in_main``: views in the main process on the CPU too (the path before loader views)."""
     from simclip.augment import BatchViews, create_policy
     from simclip.data import batches
 
-    if device.type == "cpu":
+    loader_views = None
+    if device.type == "cpu" and not in_main:
         loader_views = BatchViews(create_policy("simclr", size=size), 2, seed=0)
-        for epoch in range(1000):
-            for views, _ in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
-                yield views[:, 0], views[:, 1]
-        return
     make = simclip_views(size, device)
     for epoch in range(1000):
-        for images, _ in batches(dataset, BATCH, seed=0, epoch=epoch):
-            yield make(images)
+        for images, _ in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
+            yield (images[:, 0], images[:, 1]) if loader_views else make(images)
+
+
+def simclip_wds(shards: Path, size: int, device: torch.device, in_main: bool = False) -> Iterator:
+    from simclip.data import load_dataset
+
+    dataset = load_dataset(f"wds:{shards}?workers={WORKERS}&shuffle_buffer=1000", image_size=size)
+    return simclip_stream(dataset, size, device, in_main)
+
+
+def simclip_folder_load(folder: Path, size: int):
+    """``folder:DIR?workers=2``: decoded by 2 processes; 2 loader workers make the views."""
+    from simclip.data.folder import load_folder
+
+    return load_folder(folder, image_size=size, workers=WORKERS)
 
 
 def openclip_transform(size: int):
@@ -420,7 +407,7 @@ def main() -> None:
         dataset = simclip_folder_load(folder, args.size)
         load_s = time.perf_counter() - started
         folder_load_s.append(load_s)
-        later = timed(simclip_in_memory(dataset, args.size, device), args.batches, device)
+        later = timed(simclip_stream(dataset, args.size, device), args.batches, device)
         runs["simclip_folder_later_epochs"].append(later)
         runs["simclip_folder_epoch1"].append(1 / (load_s / len(dataset) + 1 / later))
         runs["simclip_wds_no_augment"].append(timed(_no_augment(shards, args.size), args.batches, device))

@@ -98,7 +98,8 @@ def test_the_directional_term_turns_the_image_change_towards_the_text_change(gen
 
 def test_an_ensembled_edit_lowers_the_clip_distance(generator, guide):
     start = generator.sample_latents(3, seed=0)
-    r = optimise_latents(generator, guide, start, "a blue star", LatentEditConfig(steps=15, lr=0.1, prompts="shapes"))
+    cfg = LatentEditConfig(steps=15, lr=0.1, prompts="shapes", views=1)
+    r = optimise_latents(generator, guide, start, "a blue star", cfg)
     assert (r.distance_after < r.distance_before - 1e-3).all()
 
 

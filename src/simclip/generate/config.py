@@ -169,7 +169,7 @@ class LatentEditConfig:
     l2_weight: float = 0.0
     prompts: str | tuple[str, ...] = "plain"
     direction_weight: float = 0.5
-    restarts: int = 8
+    restarts: int = 4
     restart_noise: float = 1.0
     restart_seed: int = 0
     views: int = 2
