@@ -152,16 +152,17 @@ def simclip_stream(dataset, size: int, device: torch.device, in_main: bool = Fal
     """Two views per image, as training makes them: on the CPU the loader's workers make them
     (``SimCLRObjective.loader_views``), elsewhere the main process makes them on the device;
     ``in_main``: views in the main process on the CPU too (the path before loader views)."""
-    from simclip.augment import BatchViews, create_policy
+    from simclip.augment import create_policy
     from simclip.data import batches
+    from simclip.train.objectives.simclr import SimCLRObjective
 
-    loader_views = None
-    if device.type == "cpu" and not in_main:
-        loader_views = BatchViews(create_policy("simclr", size=size), 2, seed=0)
+    objective = SimCLRObjective(create_policy("simclr", size=size), seed=0)
+    loader_views = objective.loader_views(device) if not in_main else None
     make = simclip_views(size, device)
     for epoch in range(1000):
-        for images, _ in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
-            yield (images[:, 0], images[:, 1]) if loader_views else make(images)
+        for batch in batches(dataset, BATCH, seed=0, epoch=epoch, views=loader_views):
+            # the loader's uint8 views become float [2B, C, S, S] as training's inputs() makes them
+            yield objective.inputs(batch)[0].view(2, BATCH, 3, size, size) if loader_views else make(batch[0])
 
 
 def simclip_wds(shards: Path, size: int, device: torch.device, in_main: bool = False) -> Iterator:

@@ -194,6 +194,18 @@ def _regular_file(path: Path) -> bool:
     return path.is_file() or not (path.exists() or path.is_symlink())
 
 
+def preload_jpeg_decoder() -> None:
+    """Import the fast JPEG path's decoder (``torchvision.io``, about a second) in this process, so
+    that the data loader's worker processes forked from it find it imported instead of each
+    importing it on its first photo."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import torchvision.io  # noqa: F401
+        except Exception:  # without torchvision's codecs, PIL decodes (see _decode_jpeg_torch)
+            pass
+
+
 def _decode_jpeg_torch(source: Source, img: Image.Image, channels: int | None) -> np.ndarray | None:
     """uint8 ``[H, W, C]`` of a JPEG that needs no conversion, rotation or reduction, decoded by
     torchvision; None where PIL has to decide (another mode, an EXIF rotation, a decode error)."""

@@ -16,22 +16,24 @@ from simclip.augment import (
     resized_crop,
     sample_crop_boxes,
 )
+from simclip.augment.geometric import resized_crop_uint8
 from tests.augment.conftest import seeded
 
 
 def reference_resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Naive float64 bilinear crop+resize: output pixel centres mapped onto the box, clamped."""
+    """Naive float64 bilinear crop+resize: output pixel centres mapped onto the box, clamped to
+    the box (the crop resized on its own, as torchvision's ``resized_crop``)."""
     b, c, height, width = x.shape
     out = torch.zeros(b, c, *size, dtype=torch.float64)
     x = x.double()
     for i in range(b):
         top, left, h, w = (float(v) for v in boxes[i])
         for u in range(size[0]):
-            sy = min(max(top + (u + 0.5) * h / size[0] - 0.5, 0.0), height - 1)
+            sy = min(max(top + (u + 0.5) * h / size[0] - 0.5, top), top + h - 1)
             y0 = int(math.floor(sy))
             y1, wy = min(y0 + 1, height - 1), sy - y0
             for v in range(size[1]):
-                sx = min(max(left + (v + 0.5) * w / size[1] - 0.5, 0.0), width - 1)
+                sx = min(max(left + (v + 0.5) * w / size[1] - 0.5, left), left + w - 1)
                 x0 = int(math.floor(sx))
                 x1, wx = min(x0 + 1, width - 1), sx - x0
                 out[i, :, u, v] = (
@@ -55,6 +57,21 @@ def test_resized_crop_matches_float64_reference(rgb_batch):
         out = resized_crop(rgb_batch, boxes, size)
         ref = reference_resized_crop(rgb_batch, boxes, size)
         torch.testing.assert_close(out.double(), ref, atol=2e-6, rtol=0)
+
+
+def test_uint8_crop_is_the_float_crop_within_one_gray_level():
+    images = torch.randint(0, 256, (40, 3, 30, 26), dtype=torch.uint8, generator=seeded(11))
+    boxes = sample_crop_boxes(40, 30, 26, (0.08, 1.0), (3 / 4, 4 / 3), seeded(12))
+    mirror = torch.rand(40, generator=seeded(13)) < 0.5
+    for size in [(16, 16), (40, 36), (7, 11)]:  # down- and upsampling
+        exact = resized_crop(images.float() / 255, boxes, size, mirror)
+        eight_bit = resized_crop_uint8(images, boxes, size, mirror)
+        assert eight_bit.dtype == torch.float32 and eight_bit.shape == exact.shape
+        assert float((eight_bit - exact).abs().max()) * 255 <= 1.0 + 1e-3, size
+    # sources: sample k crops image sources[k], as the views of a tiled batch do
+    sources = torch.arange(40).remainder_(10)
+    tiled = resized_crop_uint8(images[:10], boxes, (16, 16), mirror, sources)
+    assert torch.equal(tiled, resized_crop_uint8(images[sources], boxes, (16, 16), mirror))
 
 
 def test_crop_boxes_fit_and_follow_scale_and_ratio():

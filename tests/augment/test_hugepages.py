@@ -22,3 +22,19 @@ def test_small_tensor_comes_from_torch_and_dtype_is_kept():
     assert out.shape == (2, 3) and out.dtype == torch.uint8
     out.fill_(7)
     assert int(out.sum()) == 42
+
+
+class _InWorker(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        out = empty_cpu((MIN_BYTES // 4 + 1,))
+        assert out.is_shared()  # made where the main process will read it: no copy on the way
+        return out.fill_(3.0)
+
+
+def test_in_a_loader_worker_the_tensor_is_made_in_shared_memory():
+    assert not empty_cpu((MIN_BYTES // 4 + 1,)).is_shared()
+    (batch,) = torch.utils.data.DataLoader(_InWorker(), batch_size=None, num_workers=1)
+    assert batch.shape == (MIN_BYTES // 4 + 1,) and float(batch.min()) == float(batch.max()) == 3.0

@@ -111,12 +111,19 @@ def test_policy_output_shape_dtype_and_range(name, channels):
     assert out.is_contiguous()
 
 
-def test_uint8_and_float_inputs_give_the_same_views():
+def test_uint8_and_float_inputs_give_the_same_views_up_to_the_8_bit_crop():
     policy = create_policy("simclr", size=24)
-    images = uint8_images(6, 3, 32)
+    images = uint8_images(64, 3, 32)
     from_uint8 = policy(images, generator=seeded(1))
     from_float = policy(images.double() / 255, generator=seeded(1))
-    torch.testing.assert_close(from_uint8, from_float, atol=1e-5, rtol=0)
+    # uint8 images are cropped in 8 bits (within one gray level, tests/augment/test_geometric.py);
+    # colour jitter's factors (up to 1.8 each) and the hue's slopes amplify that in a few pixels
+    gray_levels = (from_uint8 - from_float).abs() * 255
+    assert float(gray_levels.mean()) < 0.5 and float(gray_levels.max()) < 12
+    float_policy = create_policy("simclr", size=24)
+    float_policy.chunk = None  # the whole-batch path takes float images as the chunked one does
+    torch.testing.assert_close(float_policy(images.double() / 255, generator=seeded(1)), from_float,
+                               atol=1e-5, rtol=0)
 
 
 def test_same_seed_same_views_different_seed_different_views():
@@ -308,8 +315,9 @@ def test_repeats_equal_augmenting_the_tiled_batch():
 def test_a_crop_and_its_flip_fused_give_the_values_of_the_two_ops():
     ops = [RandomResizedCrop(20), RandomHorizontalFlip(0.5)]
     images = torch.randint(0, 256, (16, 3, 24, 24), dtype=torch.uint8, generator=seeded(44))
-    fused = Compose(ops, chunk=4)(images, generator=seeded(45))
-    g = seeded(45)
-    separate = ops[1](ops[0](images, generator=g), generator=g)
-    assert torch.equal(fused, separate)
-    assert not torch.equal(fused, ops[0](images, generator=seeded(45)))  # some samples were flipped
+    for given in (images.float() / 255, images):  # uint8 ones are cropped in 8 bits
+        fused = Compose(ops, chunk=4)(given, generator=seeded(45))
+        g = seeded(45)
+        separate = ops[1](Compose(ops[:1], chunk=4)(given, generator=g), generator=g)
+        assert torch.equal(fused, separate)
+        assert not torch.equal(fused, Compose(ops[:1])(given, generator=seeded(45)))  # some were flipped

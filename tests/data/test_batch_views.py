@@ -40,6 +40,22 @@ def test_a_batch_s_views_depend_on_its_place_only():
         BatchViews(views.policy, 0)
 
 
+def test_uint8_views_are_the_float_views_rounded_to_8_bits():
+    images = torch.randint(0, 256, (5, 3, 20, 20), dtype=torch.uint8)
+    as_float = BatchViews(create_policy("simclr", size=12), 3, seed=2)
+    as_uint8 = dataclasses.replace(as_float, dtype=torch.uint8)
+    exact, rounded = as_float(images, epoch=0, batch=4), as_uint8(images, epoch=0, batch=4)
+    assert rounded.dtype == torch.uint8 and rounded.shape == exact.shape == (5, 3, 3, 12, 12)
+    assert torch.equal(rounded, (exact * 255).round().to(torch.uint8))
+    assert rounded.transpose(0, 1).is_contiguous()
+    unchunked = dataclasses.replace(as_uint8, policy=create_policy("simclr", size=12))
+    unchunked.policy.chunk = None  # the whole-batch path rounds the same way
+    floats = images.float() / 255  # (uint8 images are cropped in 8 bits by the chunked path only)
+    assert torch.equal(unchunked(floats, epoch=0, batch=4), as_uint8(floats, epoch=0, batch=4))
+    with pytest.raises(ValueError, match="dtype must be"):
+        BatchViews(as_float.policy, dtype=torch.float16)
+
+
 def test_views_made_in_shard_workers_are_those_of_each_batch_s_place(shard_dir):
     data = load_dataset(f"wds:{shard_dir}?workers=2&shuffle_buffer=100")
     views = gray_views()
@@ -94,8 +110,11 @@ def test_the_loop_asks_for_loader_views_for_simclr_image_batches_on_the_cpu(shar
     objective = SimCLRObjective(policy, seed=5)
     views = _loader_views(objective, images, torch.device("cpu"))
     assert isinstance(views, BatchViews) and views.seed == 5 and views.n == 2 and objective.views_in_batches
+    assert views.dtype == torch.uint8  # a quarter of the bytes from the workers
     batch = views(next(iter(batches(images, 8)))[0], epoch=0, batch=0)
     (flat,) = objective.inputs((batch, None))
-    assert torch.equal(flat, batch.transpose(0, 1).flatten(0, 1))  # view-major, as NT-Xent takes them
+    # view-major, as NT-Xent takes them, and float in [0, 1]
+    assert flat.dtype == torch.float32
+    assert torch.equal(flat, batch.transpose(0, 1).flatten(0, 1).float() / 255)
     on_gpu = SimCLRObjective(policy)
     assert _loader_views(on_gpu, images, torch.device("cuda")) is None and not on_gpu.views_in_batches

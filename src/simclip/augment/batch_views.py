@@ -29,15 +29,21 @@ class BatchViews:
             :class:`~simclip.augment.Compose` from :func:`~simclip.augment.create_policy`).
         n: views per image, ``>= 1``.
         seed: the run's seed.
+        dtype: ``float32`` (in ``[0, 1]``) or ``uint8``: ``round(255 v)`` of the float views
+            ``v``, a quarter of the bytes for a worker to hand to the main process (the
+            precision of the 8-bit images they are made from).
     """
 
     policy: Callable[..., Tensor]
     n: int = 2
     seed: int = 0
+    dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 1:
             raise ValueError(f"n must be a positive int, got {self.n!r}")
+        if self.dtype not in (torch.float32, torch.uint8):
+            raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {self.dtype!r}")
 
     def generator(self, epoch: int, batch: int, rank: int = 0) -> torch.Generator:
         """The CPU generator of batch ``batch`` of epoch ``epoch`` on rank ``rank``."""
@@ -45,7 +51,8 @@ class BatchViews:
         return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
 
     def __call__(self, images: Tensor, *, epoch: int, batch: int, rank: int = 0) -> Tensor:
-        """``images`` ``[B, C, H, W]`` (uint8 or float in [0, 1]) -> views ``[B, n, C, S, S]``,
-        float in [0, 1]: ``out[i, v]`` is view ``v`` of image ``i``. The result is a transposed
+        """``images`` ``[B, C, H, W]`` (uint8 or float in [0, 1]) -> views ``[B, n, C, S, S]`` of
+        :attr:`dtype`: ``out[i, v]`` is view ``v`` of image ``i``. The result is a transposed
         view of view-major memory, so ``out.transpose(0, 1)`` (``[n, B, ...]``) is contiguous."""
-        return n_views(self.policy, images, self.n, generator=self.generator(epoch, batch, rank)).transpose(0, 1)
+        generator = self.generator(epoch, batch, rank)
+        return n_views(self.policy, images, self.n, generator=generator, dtype=self.dtype).transpose(0, 1)

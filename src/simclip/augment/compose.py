@@ -35,12 +35,30 @@ def _fuse_crop_and_flip(steps: list[tuple[RandomOp, Drawn]]) -> list[tuple[Rando
     return fused
 
 
+def _stored(x: Tensor, dtype: torch.dtype, owned: bool) -> Tensor:
+    """Views ``x`` (float in ``[0, 1]``) as ``dtype``: uint8 holds ``round(255 x)``; ``owned``: ``x``
+    may be overwritten."""
+    if dtype == torch.float32:
+        return x
+    scaled = x.mul_(255.0) if owned else x.mul(255.0)
+    return scaled.round_().to(dtype)
+
+
+def _crops_in_8_bits(x: Tensor, ops: Sequence[object]) -> bool:
+    """Whether a chain starting with a random resized crop crops uint8 CPU images in 8 bits
+    (:meth:`RandomResizedCrop.run_uint8`): only the crops' output pixels are made float."""
+    return x.dtype == torch.uint8 and x.device.type == "cpu" and len(ops) > 0 \
+        and type(ops[0]) is RandomResizedCrop and ops[0].p == 1.0
+
+
 class Compose:
     """Apply ops in order to a batch, each drawing from the same generator.
 
     The input is validated and converted to ``float32`` in ``[0, 1]`` once (``uint8`` is divided
-    by 255). If ``size`` is set and the ops leave another spatial size, the batch is resized
-    bilinearly (antialiased) at the end.
+    by 255). On the CPU, a chain that starts with :class:`RandomResizedCrop` crops ``uint8``
+    images in 8 bits and converts only the crops (within one gray level of cropping the float
+    image; :func:`~simclip.augment.geometric.resized_crop_uint8`). If ``size`` is set and the ops
+    leave another spatial size, the batch is resized bilinearly (antialiased) at the end.
 
     Args:
         ops: callables ``op(x, generator=g) -> Tensor``, e.g. :class:`RandomOp` instances.
@@ -71,7 +89,8 @@ class Compose:
             raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
         self.chunk = chunk
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None, repeats: int = 1) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None, repeats: int = 1,
+                 dtype: torch.dtype = torch.float32) -> Tensor:
         """Augment a batch.
 
         Args:
@@ -80,26 +99,40 @@ class Compose:
             repeats: augment ``x`` tiled this many times along the batch (``R * B`` samples,
                 sample ``r * B + i`` from image ``i``), without building the tiled batch when
                 the chain runs in chunks.
+            dtype: ``float32``, or ``uint8`` for views rounded to ``0..255`` (``round(255 v)`` of
+                the float views ``v``): a quarter of the bytes to move, the precision of an
+                8-bit image.
 
         Returns:
-            ``float32`` ``Tensor[B, C, S_h, S_w]`` in ``[0, 1]`` on ``x``'s device, where
-            ``(S_h, S_w)`` is ``size`` if set, else the size the ops produce.
+            ``Tensor[B, C, S_h, S_w]`` of ``dtype`` on ``x``'s device (float in ``[0, 1]``),
+            where ``(S_h, S_w)`` is ``size`` if set, else the size the ops produce.
         """
         check_generator(generator)
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
             raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+        if dtype not in (torch.float32, torch.uint8):
+            raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype!r}")
         if self.chunk is not None and len(self.ops) > 0 and all(isinstance(op, RandomOp) for op in self.ops):
             if isinstance(x, Tensor) and x.ndim == 4 and x.shape[0] > 0:
-                return self._in_chunks(x, generator, repeats)
+                return self._in_chunks(x, generator, repeats, dtype)
         if repeats > 1 and isinstance(x, Tensor):
             x = x.repeat(repeats, *[1] * (x.ndim - 1))
-        given = x
-        x = as_float_batch(x)
-        self._check_channels(x.shape)
+        given, ops = x, self.ops
+        if isinstance(x, Tensor) and _crops_in_8_bits(x, ops) and x.ndim == 4 and x.shape[0] > 0:
+            as_float_batch(x[:0])  # the shape checks
+            self._check_channels(x.shape)
+            crop = ops[0]
+            assert isinstance(crop, RandomResizedCrop)
+            crop.check_input(torch.empty(x.shape, device="meta"))
+            _, params = crop.draw(x.shape, generator)
+            x, ops = crop.run_uint8(x, params, torch.arange(x.shape[0])), ops[1:]
+        else:
+            x = as_float_batch(x)
+            self._check_channels(x.shape)
         # Once x is a tensor made here (converted, or returned new by an op), ops may overwrite
         # it instead of copying; the caller's tensor and outputs of plain callables are not.
         owned = x is not given
-        for op in self.ops:
+        for op in ops:
             if isinstance(op, RandomOp):
                 out = op.transform(x, generator, overwrite=owned)
                 owned = owned or out is not x
@@ -107,7 +140,7 @@ class Compose:
                 out = op(x, generator=generator)
                 owned = False
             x = out
-        return self._resized(x).contiguous()
+        return _stored(self._resized(x).contiguous(), dtype, owned)
 
     def _check_channels(self, shape: Sequence[int]) -> None:
         if self.channels is not None and shape[1] != self.channels:
@@ -121,7 +154,8 @@ class Compose:
             x = x.clamp_(0.0, 1.0)
         return x
 
-    def _in_chunks(self, x: Tensor, generator: torch.Generator | None, repeats: int = 1) -> Tensor:
+    def _in_chunks(self, x: Tensor, generator: torch.Generator | None, repeats: int = 1,
+                   dtype: torch.dtype = torch.float32) -> Tensor:
         """The chain of :class:`RandomOp` s with every parameter drawn first, in the order a
         whole-batch pass draws them, then run ``chunk`` samples at a time on the CPU (all at once
         elsewhere). Every op treats each sample on its own, so the views are those of one pass;
@@ -143,21 +177,30 @@ class Compose:
         b = shape[0]
         step = b if self.chunk is None else self.chunk
 
+        crop_uint8 = _crops_in_8_bits(source, [op for op, _ in steps])
+
         def run(rows: slice) -> Tensor:
-            if repeats == 1:
+            chain = steps
+            if crop_uint8:
+                crop, (_, params) = steps[0]
+                assert isinstance(crop, RandomResizedCrop)
+                picked = torch.arange(rows.start, min(rows.stop, b)).remainder_(images)
+                y = crop.run_uint8(source, {k: v[rows] for k, v in params.items()}, picked)
+                owned, chain = True, steps[1:]
+            elif repeats == 1:
                 y, owned = as_float_batch(source[rows]), source.dtype == torch.uint8
             else:
                 picked = source.index_select(0, torch.arange(rows.start, min(rows.stop, b)).remainder_(images)
                                              .to(source.device))
                 y, owned = as_float_batch(picked), True
-            for op, (gate, params) in steps:
+            for op, (gate, params) in chain:
                 z = op.run(y, gate[rows], {k: v[rows] for k, v in params.items()}, overwrite=owned)
                 owned = owned or z is not y
                 y = z
             return self._resized(y)
 
         if x.device.type != "cpu":
-            return run(slice(0, b))
+            return _stored(run(slice(0, b)), dtype, owned=False)
         threads = torch.get_num_threads()
         # The per-sample ops are too small for intra-op threads, whose barriers stall whenever a
         # core is busy elsewhere (a loader's workers): the chain runs on one thread. (A pool of
@@ -165,9 +208,11 @@ class Compose:
         # GIL.)
         torch.set_num_threads(1)
         try:
-            out = empty_cpu((b, shape[1], *(self.size or shape[2:])))
+            out = empty_cpu((b, shape[1], *(self.size or shape[2:])), dtype)
             for start in range(0, b, step):
-                out[start:start + step] = run(slice(start, start + step))
+                y = run(slice(start, start + step))
+                # the copy into uint8 truncates the rounded values exactly
+                out[start:start + step] = y if dtype == torch.float32 else torch.mul(y, 255.0).round_()
         finally:
             torch.set_num_threads(threads)
         return out

@@ -76,8 +76,8 @@ def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int], mirror: Tensor
 
     Output pixel centres are mapped onto the box with ``align_corners=False`` semantics, so a box
     covering the whole image at the input size reproduces the input exactly. Samples falling
-    just outside a box read the neighbouring image pixels (border-clamped at the image edge).
-    Downscaling is not antialiased.
+    just outside a box are clamped to its edge pixels: the values of cropping the box and
+    resizing the crop (torchvision's ``resized_crop``). Downscaling is not antialiased.
 
     Args:
         x: ``float32`` ``Tensor[B, C, H, W]``.
@@ -97,6 +97,9 @@ def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int], mirror: Tensor
     centres_x = _pixel_centres(size[1], x.device)
     grid_y = torch.addcmul(((2 * top + h) / height - 1).unsqueeze(1), (h / height).unsqueeze(1), centres_y)
     grid_x = torch.addcmul(((2 * left + w) / width - 1).unsqueeze(1), (w / width).unsqueeze(1), centres_x)
+    # clamp to the centres of the box's first and last pixels
+    grid_y = grid_y.clamp_(((2 * top + 1) / height - 1).unsqueeze(1), ((2 * (top + h) - 1) / height - 1).unsqueeze(1))
+    grid_x = grid_x.clamp_(((2 * left + 1) / width - 1).unsqueeze(1), ((2 * (left + w) - 1) / width - 1).unsqueeze(1))
     if mirror is not None and bool(mirror.any()):
         flipped = mirror.to(x.device).unsqueeze(1)
         grid_x = torch.where(flipped, grid_x.flip(1), grid_x)
@@ -104,6 +107,35 @@ def resized_crop(x: Tensor, boxes: Tensor, size: tuple[int, int], mirror: Tensor
     grid[..., 0] = grid_x.unsqueeze(1)  # broadcast copies: a third of torch.stack's time on the CPU
     grid[..., 1] = grid_y.unsqueeze(2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def resized_crop_uint8(
+    x: Tensor, boxes: Tensor, size: tuple[int, int], mirror: Tensor | None = None, sources: Tensor | None = None
+) -> Tensor:
+    """:func:`resized_crop` of ``uint8`` images on the CPU, by torch's 8-bit bilinear resampling of
+    each crop: the same sampling positions, the values rounded to 8 bits (within one gray level of
+    :func:`resized_crop` of ``x / 255``), and only the ``size`` pixels of the output ever made
+    float, at about half the time of sampling a float image.
+
+    Args:
+        x: ``uint8`` ``Tensor[N, C, H, W]`` on the CPU.
+        boxes: ``Tensor[B, 4]`` of ``(top, left, height, width)`` in pixels.
+        size: output ``(height, width)``.
+        mirror: optional ``bool Tensor[B]``: those samples come out flipped left-right.
+        sources: optional ``int64 Tensor[B]``: sample ``k`` crops image ``sources[k]`` of ``x``
+            (default: image ``k``).
+
+    Returns:
+        ``float32`` ``Tensor[B, C, size[0], size[1]]`` in ``[0, 1]``.
+    """
+    out = torch.empty(boxes.shape[0], x.shape[1], *size)
+    flipped = [False] * boxes.shape[0] if mirror is None else mirror.tolist()
+    images = range(boxes.shape[0]) if sources is None else sources.tolist()
+    for k, ((top, left, h, w), image) in enumerate(zip(boxes.tolist(), images)):
+        crop = x[image : image + 1, :, top : top + h, left : left + w]
+        y = F.interpolate(crop, size=size, mode="bilinear", align_corners=False, antialias=False)[0]
+        out[k].copy_(y.flip(-1) if flipped[k] else y)
+    return out.div_(255.0)
 
 
 class RandomResizedCrop(RandomOp):
@@ -139,6 +171,13 @@ class RandomResizedCrop(RandomOp):
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return resized_crop(x, params["boxes"], self.output_size(x.shape[2], x.shape[3]), params.get("mirror"))
+
+    def run_uint8(self, x: Tensor, params: dict[str, Tensor], sources: Tensor) -> Tensor:
+        """The crops of ``uint8`` CPU images ``x`` ``[N, C, H, W]`` (sample ``k`` from image
+        ``sources[k]``, every sample cropped: ``p`` is 1) as float ``[B, C, S, S]``, by
+        :func:`resized_crop_uint8`."""
+        size = self.output_size(x.shape[2], x.shape[3])
+        return resized_crop_uint8(x, params["boxes"], size, params.get("mirror"), sources)
 
     def repr_fields(self) -> dict[str, Any]:
         return {"size": self.size, "scale": self.scale, "ratio": self.ratio}

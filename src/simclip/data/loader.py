@@ -28,6 +28,7 @@ from simclip.data.shards.stream import stream_batches
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.steps import steps_per_epoch
 from simclip.data.videos.dataset import VideoDataset
+from simclip.data.worker_memory import init_loader_worker
 
 # Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
 _ORDER_STREAM, _CAPTION_STREAM = 0, 1
@@ -147,7 +148,8 @@ def _views_in_workers(dataset: ImageDataset, indices: list[Tensor], views: Batch
     if not indices:
         return iter(())
     stream = _ViewBatches(dataset, indices, views, epoch, start, rank)
-    return iter(DataLoader(stream, batch_size=None, num_workers=min(workers, len(indices))))
+    return iter(DataLoader(stream, batch_size=None, num_workers=min(workers, len(indices)),
+                           worker_init_fn=init_loader_worker))
 
 
 def caption_choices(counts: list[int], seed: int, epoch: int) -> list[int]:

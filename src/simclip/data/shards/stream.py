@@ -42,6 +42,8 @@ from simclip.data.shards.decode import BadSample, SampleFormat
 from simclip.data.shards.tar_samples import RawSample, ShardError, read_samples
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.steps import steps_per_epoch
+from simclip.data.worker_memory import init_loader_worker
+from simclip.imageio import preload_jpeg_decoder
 
 # Independent random streams of one (seed, epoch).
 _SHARD_ORDER, _BUFFER, _RESAMPLE, _CAPTION = 10, 11, 12, 13
@@ -173,8 +175,11 @@ def slot_batches(plan: EpochPlan, worker: int, workers: int) -> Iterator[tuple]:
 def _counted(dataset: ShardedDataset, stream: ShardStream, workers: int) -> Iterator[tuple]:
     # Workers hand batches over in shared memory; with a GPU they land in pinned memory, so the
     # training loop's non_blocking copy to the device overlaps the step.
+    if workers > 0:
+        preload_jpeg_decoder()  # imported once here, not in every worker of every epoch
     items = iter(stream) if workers == 0 else \
-        iter(DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=torch.cuda.is_available()))
+        iter(DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=torch.cuda.is_available(),
+                        worker_init_fn=init_loader_worker))
     for images, targets, bad in items:
         dataset.record_bad(bad)
         if images is not None:

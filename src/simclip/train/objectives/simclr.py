@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from simclip.augment.batch import as_float_batch
+from simclip.augment.hugepages import empty_cpu
 from simclip.augment.batch_views import BatchViews
 from simclip.augment.views import n_views
 from simclip.data.videos.positives import take_frames, view_frames
@@ -48,13 +50,14 @@ class SimCLRObjective(SeededObjective):
     def loader_views(self, device: torch.device) -> BatchViews | None:
         """On the CPU, the views the data loader should make in place of the images (its worker
         processes then share the augmentation, which on one main process runs on one core); from
-        this call on, :meth:`inputs` takes batches of views ``[B, V, C, S, S]``. None on an
+        this call on, :meth:`inputs` takes batches of views ``[B, V, C, S, S]``, uint8 (a quarter
+        of the bytes of float views to pass from the workers). None on an
         accelerator, where the views of a whole batch are made faster on the device, and for
         video clips."""
         if device.type != "cpu" or self.max_gap is not None:
             return None
         self.views_in_batches = True
-        return BatchViews(self.augment, self.n_views, self.seed)
+        return BatchViews(self.augment, self.n_views, self.seed, dtype=torch.uint8)
 
     def inputs(self, batch: tuple) -> tuple[torch.Tensor]:
         """``(images [B, C, H, W], ...)``, ``(clips [B, T, C, H, W], frame numbers [B, T], ...)`` or,
@@ -62,8 +65,8 @@ class SimCLRObjective(SeededObjective):
         view-major, float in [0, 1]."""
         images = batch[0]
         with torch.autocast(images.device.type, enabled=False):
-            if self.views_in_batches and images.is_floating_point():  # [B, V, ...] from the loader
-                views = images.transpose(0, 1).flatten(0, 1)
+            if self.views_in_batches and images.ndim == 5:  # [B, V, ...] from the loader
+                views = _as_float_views(images.transpose(0, 1).flatten(0, 1))
             elif images.ndim == 5:
                 positions = view_frames(batch[1], self.n_views, self.max_gap, self.generator)
                 sources = [take_frames(images, p) for p in positions]
@@ -83,3 +86,18 @@ class SimCLRObjective(SeededObjective):
         z = z.float().view(self.n_views, -1, z.shape[-1])
         loss = nt_xent(z, temperature=self.temperature, distributed=self.distributed)
         return loss, {}
+
+
+def _as_float_views(views: torch.Tensor) -> torch.Tensor:
+    """The loader's views ``[K, C, S, S]`` (uint8, or float in [0, 1]) as float32 in [0, 1]. On the
+    CPU the float batch is made in huge pages (faulting in a fresh batch of float views page by
+    page costs several times converting them), on one thread: the copy is bound by memory, and
+    idle intra-op threads spin on the cores that the loader's workers need."""
+    if views.dtype != torch.uint8 or views.device.type != "cpu":
+        return as_float_batch(views, "views")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return empty_cpu(tuple(views.shape)).copy_(views).div_(255.0)
+    finally:
+        torch.set_num_threads(threads)
