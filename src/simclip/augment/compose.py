@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -35,13 +36,23 @@ def _fuse_crop_and_flip(steps: list[tuple[RandomOp, Drawn]]) -> list[tuple[Rando
     return fused
 
 
-def _stored(x: Tensor, dtype: torch.dtype, owned: bool) -> Tensor:
+def _stored(x: Tensor, owned: bool, dtype: torch.dtype) -> Tensor:
     """Views ``x`` (float in ``[0, 1]``) as ``dtype``: uint8 holds ``round(255 x)``; ``owned``: ``x``
     may be overwritten."""
     if dtype == torch.float32:
         return x
     scaled = x.mul_(255.0) if owned else x.mul(255.0)
-    return scaled.round_().to(dtype)
+    if x.device.type != "cpu":
+        return scaled.round_().to(dtype)
+    return _cast_into(torch.empty(x.shape, dtype=dtype), scaled)
+
+
+def _cast_into(out: Tensor, scaled: Tensor) -> Tensor:
+    """``out`` (uint8, contiguous, CPU) ``= round(scaled)`` for ``scaled`` float in ``[0, 255]``,
+    overwriting ``scaled``. numpy's cast is vectorised where torch's float-to-uint8 copy runs
+    several times slower; after rounding both truncate to the same integers."""
+    np.copyto(out.numpy(), scaled.round_().contiguous().numpy(), casting="unsafe")
+    return out
 
 
 def _crops_in_8_bits(x: Tensor, ops: Sequence[object]) -> bool:
@@ -140,7 +151,8 @@ class Compose:
                 out = op(x, generator=generator)
                 owned = False
             x = out
-        return _stored(self._resized(x).contiguous(), dtype, owned)
+        resized = self._resized(x)
+        return _stored(resized.contiguous(), owned or resized is not x, dtype)
 
     def _check_channels(self, shape: Sequence[int]) -> None:
         if self.channels is not None and shape[1] != self.channels:
@@ -179,7 +191,8 @@ class Compose:
 
         crop_uint8 = _crops_in_8_bits(source, [op for op, _ in steps])
 
-        def run(rows: slice) -> Tensor:
+        def run(rows: slice) -> tuple[Tensor, bool]:
+            """The chunk's views, and whether they are a tensor made here (may be overwritten)."""
             chain = steps
             if crop_uint8:
                 crop, (_, params) = steps[0]
@@ -197,10 +210,11 @@ class Compose:
                 z = op.run(y, gate[rows], {k: v[rows] for k, v in params.items()}, overwrite=owned)
                 owned = owned or z is not y
                 y = z
-            return self._resized(y)
+            resized = self._resized(y)
+            return resized, owned or resized is not y
 
         if x.device.type != "cpu":
-            return _stored(run(slice(0, b)), dtype, owned=False)
+            return _stored(*run(slice(0, b)), dtype=dtype)
         threads = torch.get_num_threads()
         # The per-sample ops are too small for intra-op threads, whose barriers stall whenever a
         # core is busy elsewhere (a loader's workers): the chain runs on one thread. (A pool of
@@ -210,9 +224,11 @@ class Compose:
         try:
             out = empty_cpu((b, shape[1], *(self.size or shape[2:])), dtype)
             for start in range(0, b, step):
-                y = run(slice(start, start + step))
-                # the copy into uint8 truncates the rounded values exactly
-                out[start:start + step] = y if dtype == torch.float32 else torch.mul(y, 255.0).round_()
+                y, owned = run(slice(start, start + step))
+                if dtype == torch.float32:
+                    out[start:start + step] = y
+                else:
+                    _cast_into(out[start:start + step], y.mul_(255.0) if owned else y.mul(255.0))
         finally:
             torch.set_num_threads(threads)
         return out

@@ -261,9 +261,11 @@ def _target(fmt: SampleFormat, sample: RawSample, captions: bool,
 def _collate(images: list[np.ndarray], targets: list, plan: EpochPlan, index: int) -> tuple:
     """Batch ``index`` (within the rank's epoch): images ``[B, C, S, S]`` (or their views) and
     targets."""
-    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    if plan.views is not None:
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # channels-last strides
+    if plan.views is not None:  # cropped from channels-last images, torch's fastest 8-bit layout
         batch = plan.views(batch, epoch=plan.epoch, batch=index, rank=plan.rank)
+    else:
+        batch = batch.contiguous()
     if plan.captions:
         return batch, targets
     if not plan.sample_format.labelled:
