@@ -12,12 +12,13 @@ shards of 250 samples (``KEY.jpg`` + ``KEY.cls``). Made once into ``--cache`` (d
 Pipelines, all with 2 worker processes and batches of 64, each giving two float ``[64, 3, S, S]``
 views per batch (on the GPU when there is one):
 
-- simclip wds: ``load_dataset("wds:DIR?workers=2", image_size=S)`` -> ``batches`` with
-  ``views=BatchViews(create_policy("simclr", size=S))``: on the CPU each worker makes the views
-  of the batches it decodes, as SimCLR's training does there (``SimCLRObjective.loader_views``);
-  with a GPU the ``simclr`` policy's ``two_views`` runs on the device in the main process, as
-  training does there. ``simclip_wds_views_in_main``: the views made in the main process on the
-  CPU (one core) while the workers decode.
+- simclip wds: ``load_dataset("wds:DIR?workers=2", image_size=S)`` -> ``batches`` with the
+  views SimCLR's training asks for (``SimCLRObjective.loader_views``): on the CPU each worker
+  makes the views of the batches it decodes and hands them over as uint8, and the main process
+  makes them float ``[2B, 3, S, S]`` with ``SimCLRObjective.inputs``, as training does (that
+  conversion is timed); with a GPU the ``simclr`` policy's ``two_views`` runs on the device in the
+  main process, as training does there. ``simclip_wds_views_in_main``: the views made in the
+  main process on the CPU (one core) while the workers decode.
 - simclip folder: ``load_dataset("folder:DIR?workers=2", image_size=S)`` decodes every file
   once, in 2 processes into shared memory; then the same augmentation, made by 2 loader workers
   on the CPU. Its first epoch costs decoding plus augmentation per image, later epochs the
@@ -41,8 +42,9 @@ Stage shares: each pipeline's stages timed one after another in one process with
 128 of the files; the pipelines are measured in turn three times, each stage twice a turn, and the
 fastest time of each stage is kept: decode (bytes -> pixels), crop/resize
 (simclip: fitting the stored square; the peers: their random resized crop), augment (the rest of
-the views' transform), collate/transfer
-(batch assembly, and the copy to the GPU when there is one).
+the views' transform; simclip on the CPU: the loader's uint8 views), collate/transfer
+(batch assembly, and the copy to the GPU when there is one; simclip on the CPU: the uint8 views
+made float by ``SimCLRObjective.inputs``).
 
 Stored square: ms per file of fitting a file to the stored square at several sizes, the former
 path (full decode, whole image resized, then cropped) against ``decode.decode_square``, one thread,
@@ -278,6 +280,19 @@ def simclip_stages(files: list[Path], size: int, device: torch.device) -> dict[s
     crop, squares = _clock(lambda: [fit_square(r.pixels, size, scale=r.scale, full_size=r.full_size)
                                     for r in reduced])
 
+    if device.type == "cpu":  # as a loader worker and the training step make them
+        from simclip.augment import create_policy
+        from simclip.train.objectives.simclr import SimCLRObjective
+
+        objective = SimCLRObjective(create_policy("simclr", size=size), seed=0)
+        loader_views = objective.loader_views(device)
+        assert loader_views is not None
+        stack_s, stacked = _clock(lambda: [torch.from_numpy(np.stack(squares[i:i + BATCH])).permute(0, 3, 1, 2)
+                                     for i in range(0, len(squares), BATCH)])
+        made, views = _clock(lambda: [loader_views(b, epoch=0, batch=i) for i, b in enumerate(stacked)])
+        converted, _ = _clock(lambda: [objective.inputs((v,)) for v in views])
+        return {"decode": decode, "crop_resize": crop, "augment": made, "collate_transfer": stack_s + converted}
+
     def collate() -> list[torch.Tensor]:
         out = [torch.from_numpy(np.stack(squares[i:i + BATCH])).permute(0, 3, 1, 2).contiguous().to(device)
                for i in range(0, len(squares), BATCH)]
@@ -285,9 +300,9 @@ def simclip_stages(files: list[Path], size: int, device: torch.device) -> dict[s
         return out
 
     collate_s, batches = _clock(collate)
-    views = simclip_views(size, device)
-    views(batches[0])  # first call: allocations, kernel set-up
-    augment, _ = _clock(lambda: ([views(b) for b in batches], _synced(device)))
+    make = simclip_views(size, device)
+    make(batches[0])  # first call: allocations, kernel set-up
+    augment, _ = _clock(lambda: ([make(b) for b in batches], _synced(device)))
     return {"decode": decode, "crop_resize": crop, "augment": augment, "collate_transfer": collate_s}
 
 
