@@ -70,10 +70,12 @@ def fit_square(image: np.ndarray, size: int, *, scale: int = 1,
         pil = pil.resize((new_w, new_h), Image.Resampling.BICUBIC)
         out = np.asarray(pil.crop((left, top, left + size, top + size)))
         return out.reshape(size, size, channels)
-    # [1, C, H, W] with channels-last strides: the layout of torch's fast uint8 kernels
+    # [1, C, H, W] with channels-last strides: the layout of torch's fast uint8 kernels, which then
+    # resize into channels-last too (a batch dim added after the permute would hide the layout),
+    # so the crop below is already [H, W, C] in memory
     with warnings.catch_warnings():  # decoded arrays are read-only views of PIL's buffer; only read here
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0)
+        pixels = torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(0).permute(0, 3, 1, 2)
     if scale == 1:
         resized = F.interpolate(pixels, size=(new_h, new_w), mode="bicubic", antialias=True, align_corners=False)
     else:

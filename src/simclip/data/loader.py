@@ -81,9 +81,9 @@ def batches(dataset: ImageDataset | CaptionDataset | ShardedDataset | PairedData
     For a ``PairedDataset``: one entry per modality, in its order (``PairedDataset.take``).
     For a ``VideoDataset``: ``(clips uint8 [B, T, 3, S, S], frame numbers int64 [B, T], labels [B] or None)``.
 
-    ``views`` (image and sharded datasets): each batch's images are replaced by their views, float
-    ``[B, V, C, S', S']``, from the generator of the batch's place in the epoch
-    (:class:`~simclip.augment.BatchViews`); a sharded dataset's worker processes make them.
+    ``views`` (image and sharded datasets): each batch's images are replaced by their views
+    ``[B, V, C, S', S']`` of ``views.dtype``, from the generator of the batch's place in the epoch
+    (:class:`~simclip.augment.BatchViews`); the loader's worker processes make them, if it has any.
     """
     if isinstance(dataset, ShardedDataset):
         return stream_batches(dataset, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,

@@ -74,7 +74,8 @@ class EpochPlan:
 class ShardStream(IterableDataset):
     """Yields ``(images uint8 [B, C, S, S], labels int64 [B] | None | captions list[str],
     bad: list[str])`` for the slot of the calling DataLoader worker (or worker 0 of 1); with
-    ``plan.views``, views float ``[B, V, C, S', S']`` in place of the images."""
+    ``plan.views``, its views ``[B, V, C, S', S']`` (uint8 for SimCLR's loader views) in place of the
+    images."""
 
     def __init__(self, plan: EpochPlan) -> None:
         self.plan = plan
