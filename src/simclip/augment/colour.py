@@ -76,10 +76,12 @@ def _hue(x: Tensor, shift: Tensor, out: Tensor | None = None) -> Tensor:
     # colorsys does: (g - b)/c, 2 + (b - r)/c or 4 + (r - g)/c. With not_r = 0 where R is maximal
     # and 1 elsewhere (the sign of value - r), not_g likewise, and s = r + g + b, the three cases
     # are one expression: c * hue = (g - b) + not_r * ((3b + 2c - s) + not_g * (3r + 2c - s)).
-    # Gray pixels have a zero numerator, hence hue 0. The result lies in [-1, 5].
+    # Gray pixels have a zero numerator, hence hue 0. The result lies in [-1, 5]. (Float masks:
+    # torch.ne and multiplying by its bool masks are several times slower on the CPU, as is
+    # sum over the channel dim against two adds of the planes.)
     not_r = torch.sub(value, r).sign_()
     not_g = torch.sub(value, g).sign_()
-    base = x.sum(dim=1, keepdim=True).neg_().add_(chroma, alpha=2.0)
+    base = torch.add(r, g).add_(b).neg_().add_(chroma, alpha=2.0)
     hue = torch.add(base, r, alpha=3.0).mul_(not_g).add_(base).add_(b, alpha=3.0).mul_(not_r)
     hue.add_(g).sub_(b).div_(torch.clamp_min(chroma, 1e-12, out=not_g))
     # RGB from HSV: channel n (n = 5, 3, 1 for R, G, B) is value - chroma * ramp(k) with

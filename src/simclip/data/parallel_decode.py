@@ -23,6 +23,8 @@ import torch
 
 from simclip import imageio
 from simclip.data.decode import decode_square
+from simclip.data.worker_memory import keep_freed_memory
+from simclip.imageio import preload_jpeg_decoder
 
 _CHUNK = 32  # files per task: large enough that scheduling is cheap, small enough to balance
 _MIN_FILES_PER_WORKER = 64  # below this, starting processes costs more than it saves
@@ -49,8 +51,10 @@ class DecodedSquares:
 
 def single_threaded_worker() -> None:
     """Pool initializer: one torch thread per decoding worker process (the workers are the
-    parallelism; a forked OpenMP pool would also oversubscribe the cores)."""
+    parallelism; a forked OpenMP pool would also oversubscribe the cores), whose heap keeps the
+    buffers it frees for the next file (:func:`~simclip.data.worker_memory.keep_freed_memory`)."""
     torch.set_num_threads(1)
+    keep_freed_memory()
 
 
 def default_workers(n_files: int) -> int:
@@ -98,6 +102,7 @@ def _decode_forked(files: Sequence[Path], out: np.ndarray, size: int, channels: 
     n = len(files)
     chunks = [(start, min(start + _CHUNK, n)) for start in range(0, n, _CHUNK)]
     _job = (files, out, size, channels)
+    preload_jpeg_decoder()  # imported once here, not by each worker on its first photo
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(min(workers, len(chunks)), initializer=single_threaded_worker) as pool:
