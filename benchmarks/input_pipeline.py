@@ -1,6 +1,6 @@
 """Images/s from real-size JPEG photos to two SimCLR views each: simclip beside OpenCLIP and lightly.
 
-Run: ``python benchmarks/input_pipeline.py [--count 2000] [--size 224] [--batches 6] [--rounds 3]``
+Run: ``python benchmarks/input_pipeline.py [--count 2000] [--size 224] [--batches 16] [--rounds 7]``
 Writes ``benchmarks/results/input_pipeline.json``.
 
 Data: ``--count`` distinct JPEGs (quality 85..95), 500x375 (one in four 375x500), made from
@@ -393,8 +393,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000, help="distinct JPEG files to make")
     parser.add_argument("--size", type=int, default=224, help="side of the views")
-    parser.add_argument("--batches", type=int, default=6, help="timed batches of 64 per pipeline and round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=16,
+                        help="timed batches of 64 per pipeline and round (fewer leave a worker too few to time)")
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the main process (default: torch's, one per core)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "simclip-input-pipeline"))
