@@ -29,6 +29,7 @@ class _InWorker(torch.utils.data.Dataset):
         return 1
 
     def __getitem__(self, index: int) -> torch.Tensor:
+        assert not empty_cpu((16,)).is_shared()  # small ones: torch's allocator
         out = empty_cpu((MIN_BYTES // 4 + 1,))
         assert out.is_shared()  # made where the main process will read it: no copy on the way
         return out.fill_(3.0)

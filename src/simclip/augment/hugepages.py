@@ -24,15 +24,18 @@ def empty_cpu(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> Ten
     """An uninitialised CPU tensor of ``shape``; at least :data:`MIN_BYTES` large on Linux, it
     lives in an anonymous mapping advised to use huge pages (freed with the tensor).
 
-    In a data loader's worker process the tensor is made in shared memory instead (as torch's
-    ``default_collate`` makes its batches there): a worker's output goes to the main process,
-    and a private tensor would be copied into shared memory on the way, page by page."""
+    In a data loader's worker process a tensor that large is made in shared memory instead (as
+    torch's ``default_collate`` makes its batches there): such a worker output, a batch, goes to
+    the main process, and a private tensor would be copied into shared memory on the way, page
+    by page."""
     itemsize = torch.empty((), dtype=dtype).element_size()
     nbytes = prod(shape) * itemsize
-    if nbytes > 0 and get_worker_info() is not None:
+    if nbytes < MIN_BYTES:
+        return torch.empty(shape, dtype=dtype)
+    if get_worker_info() is not None:
         return torch.tensor([], dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes)).view(shape)
     advice = getattr(mmap, "MADV_HUGEPAGE", None)
-    if nbytes < MIN_BYTES or advice is None or not sys.platform.startswith("linux"):
+    if advice is None or not sys.platform.startswith("linux"):
         return torch.empty(shape, dtype=dtype)
     try:
         region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
