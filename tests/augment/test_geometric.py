@@ -195,3 +195,24 @@ def test_small_rotation_draws_an_angle_per_sample_in_range_and_repeats_under_a_s
     torch.testing.assert_close(op(x, seeded(9)), op(x, seeded(9)))
     with pytest.raises(ValueError, match="degrees"):
         RandomRotation(-3)
+
+
+def test_uint8_crop_without_8_bit_resampling_falls_back_to_rounded_floats(monkeypatch):
+    import torch.nn.functional as F
+
+    from simclip.augment import geometric
+
+    images = torch.randint(0, 256, (6, 3, 20, 18), dtype=torch.uint8, generator=seeded(14))
+    boxes = sample_crop_boxes(6, 20, 18, (0.08, 1.0), (3 / 4, 4 / 3), seeded(15))
+    native = resized_crop_uint8(images, boxes, (12, 12))
+    real = F.interpolate
+
+    def float_only(x, *args, **kwargs):
+        if x.dtype == torch.uint8:
+            raise RuntimeError("upsample_bilinear2d_out_frame not implemented for 'Byte'")
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(geometric.F, "interpolate", float_only)
+    fallback = resized_crop_uint8(images, boxes, (12, 12))
+    assert float((fallback - native).abs().max()) * 255 <= 1.0 + 1e-3
+    assert torch.equal(fallback * 255, (fallback * 255).round())  # still 8-bit values

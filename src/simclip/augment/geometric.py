@@ -133,7 +133,10 @@ def resized_crop_uint8(
     images = range(boxes.shape[0]) if sources is None else sources.tolist()
     for k, ((top, left, h, w), image) in enumerate(zip(boxes.tolist(), images)):
         crop = x[image : image + 1, :, top : top + h, left : left + w]
-        y = F.interpolate(crop, size=size, mode="bilinear", align_corners=False, antialias=False)[0]
+        try:
+            y = F.interpolate(crop, size=size, mode="bilinear", align_corners=False, antialias=False)[0]
+        except (RuntimeError, NotImplementedError):  # a torch without 8-bit bilinear resampling
+            y = F.interpolate(crop.float(), size=size, mode="bilinear", align_corners=False)[0].round_()
         out[k].copy_(y.flip(-1) if flipped[k] else y)
     return out.div_(255.0)
 
