@@ -18,7 +18,7 @@ from simclip.data import batches, load_caption_dataset, load_dataset
 from simclip.recipes.clip import build_clip, clip_config
 from simclip.recipes.simclr import build_simclr, simclr_config
 from simclip.train import build_optimizer
-from simclip.train.allocator import keep_freed_memory
+from simclip.heap import keep_freed_memory
 
 HERE = Path(__file__).resolve().parent
 PHASES = ("data", "augment", "forward", "loss", "backward", "optimizer")

@@ -30,7 +30,7 @@ from simclip.recipes import DataProfile, get_preset, load_simclr_run, resolve_co
 from simclip.recipes.overrides import apply_overrides
 from simclip.recipes.profile import channel_stats
 from simclip.train import build_optimizer
-from simclip.train.allocator import keep_freed_memory
+from simclip.heap import keep_freed_memory
 from simclip.train.schedule import warmup_cosine
 
 HERE = Path(__file__).resolve().parent
@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--run-dir", default="runs/bench-simclr-mnist")
     args = parser.parse_args()
     # simclip's loop sets these process-wide malloc settings when it starts; set them first so that
-    # lightly, trained in this same process, runs under the same ones (see simclip.train.allocator)
+    # lightly, trained in this same process, runs under the same ones (see simclip.heap)
     applied = keep_freed_memory()
 
     train = load_dataset(args.data, split="train")

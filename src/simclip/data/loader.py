@@ -28,7 +28,7 @@ from simclip.data.shards.stream import stream_batches
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.steps import steps_per_epoch
 from simclip.data.videos.dataset import VideoDataset
-from simclip.data.worker_memory import init_loader_worker
+from simclip.heap import init_loader_worker
 
 # Independent random streams of one (seed, epoch): the order, and the caption chosen per image.
 _ORDER_STREAM, _CAPTION_STREAM = 0, 1

@@ -23,7 +23,7 @@ import torch
 
 from simclip import imageio
 from simclip.data.decode import decode_square
-from simclip.data.worker_memory import keep_freed_memory
+from simclip.heap import keep_freed_memory
 from simclip.imageio import preload_jpeg_decoder
 
 _CHUNK = 32  # files per task: large enough that scheduling is cheap, small enough to balance
@@ -52,7 +52,7 @@ class DecodedSquares:
 def single_threaded_worker() -> None:
     """Pool initializer: one torch thread per decoding worker process (the workers are the
     parallelism; a forked OpenMP pool would also oversubscribe the cores), whose heap keeps the
-    buffers it frees for the next file (:func:`~simclip.data.worker_memory.keep_freed_memory`)."""
+    buffers it frees for the next file (:func:`~simclip.heap.keep_freed_memory`)."""
     torch.set_num_threads(1)
     keep_freed_memory()
 

@@ -29,7 +29,7 @@ from simclip.augment.batch_views import BatchViews
 from simclip.data import CaptionDataset, ImageDataset, ShardedDataset, batches
 from simclip.data.videos.dataset import VideoDataset
 from simclip.train import distributed as dist_, rng
-from simclip.train.allocator import keep_freed_memory
+from simclip.heap import keep_freed_memory
 from simclip.train.bad_data import bad_samples, check_before_work, judge_streamed_bad
 from simclip.train.checkpoint import list_checkpoints, load_checkpoint, load_weights_into, save_checkpoint
 from simclip.train.config import TrainConfig

@@ -42,7 +42,7 @@ from simclip.data.shards.decode import BadSample, SampleFormat
 from simclip.data.shards.tar_samples import RawSample, ShardError, read_samples
 from simclip.data.shards.webdataset import ShardedDataset
 from simclip.data.steps import steps_per_epoch
-from simclip.data.worker_memory import init_loader_worker
+from simclip.heap import init_loader_worker
 from simclip.imageio import preload_jpeg_decoder
 
 # Independent random streams of one (seed, epoch).

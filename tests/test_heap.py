@@ -1,8 +1,10 @@
+import platform
+import subprocess
 import sys
 
 import pytest
 
-from simclip.train import allocator
+from simclip import heap as allocator
 from simclip.train.config import ConfigError, TrainConfig
 
 
@@ -22,3 +24,10 @@ def test_keep_freed_memory_is_a_no_op_without_glibc(monkeypatch):
 def test_keep_freed_memory_config_must_be_a_bool():
     with pytest.raises(ConfigError, match="keep_freed_memory"):
         TrainConfig(keep_freed_memory="yes").validate()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_a_loader_worker_takes_the_settings():
+    code = "from simclip.heap import init_loader_worker, keep_freed_memory as k; init_loader_worker(0); print(k())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
