@@ -6,7 +6,8 @@ on any device. Ops compute in ``float32`` and return values in ``[0, 1]``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -89,3 +90,18 @@ def check_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]
     if len(pair) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair):
         raise ValueError(f"{name} must be a positive int or a pair (height, width) of them, got {size!r}")
     return pair[0], pair[1]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch's CPU ops on one intra-op thread inside the block, restoring the count after.
+
+    For small or memory-bound ops beside a data loader's worker processes: intra-op threads stall
+    at OpenMP barriers whenever a core is busy elsewhere, and idle ones spin on the cores that
+    the workers need."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

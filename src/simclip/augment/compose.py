@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from simclip.augment.base import RandomOp
-from simclip.augment.batch import as_float_batch, check_size
+from simclip.augment.batch import as_float_batch, check_size, one_thread
 from simclip.augment.geometric import RandomHorizontalFlip, RandomResizedCrop
 from simclip.augment.hugepages import empty_cpu
 from simclip.augment.sampling import check_generator
@@ -215,13 +215,11 @@ class Compose:
 
         if x.device.type != "cpu":
             return _stored(*run(slice(0, b)), dtype=dtype)
-        threads = torch.get_num_threads()
         # The per-sample ops are too small for intra-op threads, whose barriers stall whenever a
         # core is busy elsewhere (a loader's workers): the chain runs on one thread. (A pool of
         # threads, one chunk each, was no faster: dozens of small ops per sample contend for the
         # GIL.)
-        torch.set_num_threads(1)
-        try:
+        with one_thread():
             out = empty_cpu((b, shape[1], *(self.size or shape[2:])), dtype)
             for start in range(0, b, step):
                 y, owned = run(slice(start, start + step))
@@ -229,8 +227,6 @@ class Compose:
                     out[start:start + step] = y
                 else:
                     _cast_into(out[start:start + step], y.mul_(255.0) if owned else y.mul(255.0))
-        finally:
-            torch.set_num_threads(threads)
         return out
 
     def __len__(self) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from simclip.augment.batch import as_float_batch
+from simclip.augment.batch import as_float_batch, one_thread
 from simclip.augment.hugepages import empty_cpu
 from simclip.augment.batch_views import BatchViews
 from simclip.augment.views import n_views
@@ -95,9 +95,5 @@ def _as_float_views(views: torch.Tensor) -> torch.Tensor:
     idle intra-op threads spin on the cores that the loader's workers need."""
     if views.dtype != torch.uint8 or views.device.type != "cpu":
         return as_float_batch(views, "views")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         return empty_cpu(tuple(views.shape)).copy_(views).div_(255.0)
-    finally:
-        torch.set_num_threads(threads)
