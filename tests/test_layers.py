@@ -5,8 +5,9 @@ layer, and no two subpackages import each other, directly or through others.
 The layers, bottom to top, as the code has them:
 
 0. ``simclip`` itself (``__version__``), ``errors`` (the base of user errors), ``lazy`` (names
-   loaded on first use), ``imageio`` (the one image decoder), ``progress`` (progress reporting):
-   nothing but the standard library, numpy, PIL and tqdm.
+   loaded on first use), ``imageio`` (the one image decoder), ``progress`` (progress reporting),
+   ``heap`` (malloc settings for training steps and loader workers): nothing but the standard
+   library, numpy, PIL and tqdm.
 1. ``text`` (tokenizers), ``losses``, ``augment``, ``data``: each needs only layer 0.
 2. ``models`` (encoders, heads).
 3. ``clip`` (the dual encoder, built from ``models`` and ``text``).
@@ -31,7 +32,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = [
-    {"", "errors", "imageio", "lazy", "progress"},
+    {"", "errors", "heap", "imageio", "lazy", "progress"},
     {"text", "losses", "augment", "data"},
     {"models"},
     {"clip"},
